@@ -1,0 +1,40 @@
+// expand_v1: out = x broadcast to a larger shape (NumPy rules), a copy.
+//
+// bindings
+//   0 uniform Params: n (output elements), rank, output sizes and the strides of x
+//     (0 along broadcast dimensions), packed as vec4s
+//   1 storage read       x: array<f32>
+//   2 storage read_write out: array<f32>, n elements
+// One invocation per output element; WG 256.
+
+struct Params {
+    n: u32,
+    rank: u32,
+    _p0: u32,
+    _p1: u32,
+    shape: array<vec4<u32>, 2>,
+    sx: array<vec4<u32>, 2>,
+}
+
+override WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (i >= p.n) {
+        return;
+    }
+    var rest = i;
+    var ox = 0u;
+    for (var d = i32(p.rank) - 1; d >= 0; d = d - 1) {
+        let size = p.shape[d / 4][d % 4];
+        ox = ox + (rest % size) * p.sx[d / 4][d % 4];
+        rest = rest / size;
+    }
+    out[i] = x[ox];
+}

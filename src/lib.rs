@@ -1,0 +1,19 @@
+//! cprl: trustworthy no-reference image quality assessment (CPRL) on a small
+//! autograd engine whose kernels are WGSL compute shaders run through wgpu.
+//!
+//! Layers, bottom up: [`gpu`] (adapter, pipelines, buffer pool, dispatch),
+//! [`tensor`] (device tensors), [`autograd`] (tape, backward), [`ops`] (one module
+//! per op family, each with its WGSL kernels), [`reference`] (the f64 CPU
+//! reference of every op, which the tests and the benchmark hold the kernels to).
+
+pub mod autograd;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod reference;
+pub mod shape;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::Gpu;
+pub use tensor::Tensor;

@@ -1,0 +1,366 @@
+//! Elementwise ops: binary arithmetic with broadcasting, activations and simple
+//! unary maths, and `expand` (broadcast copy).
+//!
+//! Versions:
+//! - `binary_v1`: any two broadcastable shapes (index decode per element).
+//! - `binary_v2`: same shape and element count divisible by 4: vec4 per invocation.
+//!   Chosen automatically when it applies (never slower: same work, fewer loads).
+//! - `unary_forward_v1` / `unary_backward_v1`: one kernel per pass, the op an override.
+//! - `expand_v1`: broadcast copy, the backward of the reductions.
+//!
+//! Bench: `cargo bench --bench kernels -- elementwise`.
+
+use crate::autograd::{self, Backward};
+use crate::error::{Error, Result};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::kernel;
+use crate::ops::reduce;
+use crate::shape::{MAX_RANK, broadcast_shape, broadcast_strides};
+use crate::tensor::Tensor;
+
+static BINARY_V1: Kernel = kernel!("binary_v1");
+static BINARY_V2: Kernel = kernel!("binary_v2");
+static UNARY_FORWARD_V1: Kernel = kernel!("unary_forward_v1");
+static UNARY_BACKWARD_V1: Kernel = kernel!("unary_backward_v1");
+static EXPAND_V1: Kernel = kernel!("expand_v1");
+const WG: u32 = 256;
+
+/// Binary arithmetic; the discriminant is the shaders' OP code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add = 0,
+    Sub = 1,
+    Mul = 2,
+    Div = 3,
+}
+
+/// Which binary kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BinaryVersion {
+    /// v2 when the shapes are equal and the count divides by 4, else v1.
+    #[default]
+    Auto,
+    V1,
+    V2,
+}
+
+/// Unary maths; the discriminant is the shaders' OP code. Arguments in `Unary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    Affine = 0,
+    Relu = 1,
+    LeakyRelu = 2,
+    Sigmoid = 3,
+    Tanh = 4,
+    Abs = 5,
+    Square = 6,
+    Sqrt = 7,
+    Exp = 8,
+    Log = 9,
+    Sign = 10,
+    Clamp = 11,
+}
+
+/// A unary op with its two arguments (`alpha`, `beta`; see `unary_forward_v1.wgsl`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Unary {
+    pub op: UnaryOp,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+impl Unary {
+    pub fn new(op: UnaryOp) -> Unary {
+        Unary { op, alpha: 0.0, beta: 0.0 }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BroadcastParams {
+    n: u32,
+    rank: u32,
+    _pad: [u32; 2],
+    shape: [u32; MAX_RANK],
+    sa: [u32; MAX_RANK],
+    sb: [u32; MAX_RANK],
+}
+
+fn pack(v: &[usize]) -> [u32; MAX_RANK] {
+    let mut out = [0u32; MAX_RANK];
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = x as u32;
+    }
+    out
+}
+
+/// `a op b` with broadcasting, choosing the kernel version.
+pub fn binary_with(op: BinaryOp, a: &Tensor, b: &Tensor, version: BinaryVersion) -> Result<Tensor> {
+    let out_shape = broadcast_shape(op_name(op), a.shape(), b.shape())?;
+    let gpu = a.gpu();
+    let out = Tensor::empty(gpu, &out_shape)?;
+    let n = out.numel();
+    let same = a.shape() == b.shape();
+    let v2_fits = same && n % 4 == 0;
+    let use_v2 = match version {
+        BinaryVersion::Auto => v2_fits,
+        BinaryVersion::V2 if !v2_fits => {
+            return Err(Error::shapes(op_name(op), a.shape(), b.shape(), "binary_v2 needs equal shapes and a count divisible by 4"));
+        }
+        BinaryVersion::V2 => true,
+        BinaryVersion::V1 => false,
+    };
+    let constants = [("WG", WG as f64), ("OP", op as u32 as f64)];
+    if n > 0 && use_v2 {
+        let n4 = (n / 4) as u32;
+        gpu.launch(Launch {
+            kernel: &BINARY_V2,
+            entry: "main",
+            constants: &constants,
+            params: bytemuck::bytes_of(&[n4, 0, 0, 0]),
+            args: &[Arg::R(a.buf()), Arg::R(b.buf()), Arg::W(out.buf())],
+            workgroups: grid_1d(n4.div_ceil(WG) as u64),
+        })?;
+    } else if n > 0 {
+        let p = BroadcastParams {
+            n: n as u32,
+            rank: out_shape.len() as u32,
+            _pad: [0; 2],
+            shape: pack(&out_shape),
+            sa: pack(&broadcast_strides(a.shape(), &out_shape)),
+            sb: pack(&broadcast_strides(b.shape(), &out_shape)),
+        };
+        gpu.launch(Launch {
+            kernel: &BINARY_V1,
+            entry: "main",
+            constants: &constants,
+            params: bytemuck::bytes_of(&p),
+            args: &[Arg::R(a.buf()), Arg::R(b.buf()), Arg::W(out.buf())],
+            workgroups: grid_1d((n as u32).div_ceil(WG) as u64),
+        })?;
+    }
+    Ok(autograd::record(out, &[a, b], || BinaryBackward {
+        op,
+        a: a.clone(),
+        b: b.clone(),
+    }))
+}
+
+fn op_name(op: BinaryOp) -> &'static str {
+    match op {
+        BinaryOp::Add => "add",
+        BinaryOp::Sub => "sub",
+        BinaryOp::Mul => "mul",
+        BinaryOp::Div => "div",
+    }
+}
+
+/// `a + b`, broadcasting (e.g. a per-channel bias of shape [1, C, 1, 1]).
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary_with(BinaryOp::Add, a, b, BinaryVersion::Auto)
+}
+/// `a - b`, broadcasting.
+pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary_with(BinaryOp::Sub, a, b, BinaryVersion::Auto)
+}
+/// `a * b`, broadcasting.
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary_with(BinaryOp::Mul, a, b, BinaryVersion::Auto)
+}
+/// `a / b`, broadcasting.
+pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary_with(BinaryOp::Div, a, b, BinaryVersion::Auto)
+}
+
+struct BinaryBackward {
+    op: BinaryOp,
+    a: Tensor,
+    b: Tensor,
+}
+
+impl Backward for BinaryBackward {
+    fn name(&self) -> &'static str {
+        op_name(self.op)
+    }
+    fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        // out = a op b  =>  da = sum_to(g * dout/da, a.shape), db likewise.
+        let (a, b) = (&self.a, &self.b);
+        let da = if needs[0] {
+            let full = match self.op {
+                BinaryOp::Add | BinaryOp::Sub => g.clone(),
+                BinaryOp::Mul => mul(g, b)?,
+                BinaryOp::Div => div(g, b)?,
+            };
+            Some(reduce::sum_to(&full, a.shape())?)
+        } else {
+            None
+        };
+        let db = if needs[1] {
+            let full = match self.op {
+                BinaryOp::Add => g.clone(),
+                BinaryOp::Sub => scale(g, -1.0)?,
+                BinaryOp::Mul => mul(g, a)?,
+                // d(a/b)/db = -a / b^2
+                BinaryOp::Div => scale(&div(&mul(g, a)?, &mul(b, b)?)?, -1.0)?,
+            };
+            Some(reduce::sum_to(&full, b.shape())?)
+        } else {
+            None
+        };
+        Ok(vec![da, db])
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct UnaryParams {
+    n: u32,
+    alpha: f32,
+    beta: f32,
+    _pad: u32,
+}
+
+/// `f(x)` elementwise.
+pub fn unary(x: &Tensor, f: Unary) -> Result<Tensor> {
+    let out = Tensor::empty(x.gpu(), x.shape())?;
+    let n = x.numel() as u32;
+    x.gpu().launch(Launch {
+        kernel: &UNARY_FORWARD_V1,
+        entry: "main",
+        constants: &[("WG", WG as f64), ("OP", f.op as u32 as f64)],
+        params: bytemuck::bytes_of(&UnaryParams { n, alpha: f.alpha, beta: f.beta, _pad: 0 }),
+        args: &[Arg::R(x.buf()), Arg::W(out.buf())],
+        workgroups: grid_1d(n.div_ceil(WG) as u64),
+    })?;
+    let saved_y = out.detach();
+    Ok(autograd::record(out, &[x], || UnaryBackward {
+        f,
+        x: x.clone(),
+        y: saved_y,
+    }))
+}
+
+/// The backward kernel of `unary`: `g * f'(x)` (y is the forward output).
+pub fn unary_backward(f: Unary, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Tensor> {
+    let dx = Tensor::empty(x.gpu(), x.shape())?;
+    let n = x.numel() as u32;
+    x.gpu().launch(Launch {
+        kernel: &UNARY_BACKWARD_V1,
+        entry: "main",
+        constants: &[("WG", WG as f64), ("OP", f.op as u32 as f64)],
+        params: bytemuck::bytes_of(&UnaryParams { n, alpha: f.alpha, beta: f.beta, _pad: 0 }),
+        args: &[Arg::R(x.buf()), Arg::R(y.buf()), Arg::R(g.buf()), Arg::W(dx.buf())],
+        workgroups: grid_1d(n.div_ceil(WG) as u64),
+    })?;
+    Ok(dx)
+}
+
+struct UnaryBackward {
+    f: Unary,
+    x: Tensor,
+    y: Tensor,
+}
+
+impl Backward for UnaryBackward {
+    fn name(&self) -> &'static str {
+        "unary"
+    }
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(unary_backward(self.f, &self.x, &self.y, g)?)])
+    }
+}
+
+/// `s * x`.
+pub fn scale(x: &Tensor, s: f32) -> Result<Tensor> {
+    affine(x, s, 0.0)
+}
+/// `alpha * x + beta`.
+pub fn affine(x: &Tensor, alpha: f32, beta: f32) -> Result<Tensor> {
+    unary(x, Unary { op: UnaryOp::Affine, alpha, beta })
+}
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Relu))
+}
+/// `x > 0 ? x : slope * x`.
+pub fn leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
+    unary(x, Unary { op: UnaryOp::LeakyRelu, alpha: slope, beta: 0.0 })
+}
+pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Sigmoid))
+}
+pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Tanh))
+}
+pub fn abs(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Abs))
+}
+pub fn square(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Square))
+}
+pub fn sqrt(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Sqrt))
+}
+pub fn exp(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Exp))
+}
+pub fn log(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Log))
+}
+/// Sign, with zero gradient (FGSM steps use it on gradients, never differentiate it).
+pub fn sign(x: &Tensor) -> Result<Tensor> {
+    unary(x, Unary::new(UnaryOp::Sign))
+}
+/// `clamp(x, lo, hi)`; the gradient passes on [lo, hi].
+pub fn clamp(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
+    unary(x, Unary { op: UnaryOp::Clamp, alpha: lo, beta: hi })
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ExpandParams {
+    n: u32,
+    rank: u32,
+    _pad: [u32; 2],
+    shape: [u32; MAX_RANK],
+    sx: [u32; MAX_RANK],
+}
+
+/// Broadcast copy of `x` to `shape` (NumPy rules).
+pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let full = broadcast_shape("expand", x.shape(), shape)?;
+    if full != shape {
+        return Err(Error::shapes("expand", x.shape(), shape, "the target must be a broadcast of the input"));
+    }
+    let out = Tensor::empty(x.gpu(), shape)?;
+    let n = out.numel() as u32;
+    let p = ExpandParams {
+        n,
+        rank: shape.len() as u32,
+        _pad: [0; 2],
+        shape: pack(shape),
+        sx: pack(&broadcast_strides(x.shape(), shape)),
+    };
+    x.gpu().launch(Launch {
+        kernel: &EXPAND_V1,
+        entry: "main",
+        constants: &[("WG", WG as f64)],
+        params: bytemuck::bytes_of(&p),
+        args: &[Arg::R(x.buf()), Arg::W(out.buf())],
+        workgroups: grid_1d(n.div_ceil(WG) as u64),
+    })?;
+    let from = x.shape().to_vec();
+    Ok(autograd::record(out, &[x], move || ExpandBackward { from }))
+}
+
+struct ExpandBackward {
+    from: Vec<usize>,
+}
+
+impl Backward for ExpandBackward {
+    fn name(&self) -> &'static str {
+        "expand"
+    }
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(reduce::sum_to(g, &self.from)?)])
+    }
+}
