@@ -11,6 +11,7 @@
 mod adapter;
 mod kernel;
 mod pool;
+mod timing;
 
 pub use adapter::{AdapterChoice, DeviceSummary};
 pub use kernel::{Arg, Kernel, Launch, grid_1d};

@@ -1,6 +1,16 @@
 //! The f64 CPU reference of every op: plain loops, no GPU types, same names as
 //! `src/ops/`. Tests and the benchmark hold the kernels to these.
 
+pub mod conv2d;
 pub mod elementwise;
+pub mod gate;
+pub mod layout;
+pub mod loss;
+pub mod matmul;
+pub mod norm;
+pub mod optim;
+pub mod pool;
 pub mod reduce;
 pub mod rng;
+pub mod softrank;
+pub mod sortmask;

@@ -1,0 +1,65 @@
+//! Elementwise and reduction rows.
+
+use cprl::Tensor;
+use cprl::ops::elementwise::{self as ew, BinaryOp, BinaryVersion};
+use cprl::ops::reduce;
+
+use crate::harness::{Case, Harness, check, rand};
+
+pub fn bench(h: &mut Harness) {
+    if h.wants("elementwise") {
+        let sizes: &[usize] = if h.quick { &[1 << 20] } else { &[1 << 16, 1 << 20, 1 << 24] };
+        for &n in sizes {
+            let gpu = h.gpu.clone();
+            let (av, bv) = (rand(1, n), rand(2, n));
+            let a = Tensor::from_slice(&gpu, &av, &[n]).unwrap();
+            let b = Tensor::from_slice(&gpu, &bv, &[n]).unwrap();
+            let a64: Vec<f64> = av.iter().map(|&x| x as f64).collect();
+            let b64: Vec<f64> = bv.iter().map(|&x| x as f64).collect();
+            for v in [BinaryVersion::V1, BinaryVersion::V2] {
+                let case = Case {
+                    op: "elementwise.add",
+                    shape: format!("[{n}]"),
+                    variant: format!("{v:?}"),
+                    flops: n as f64,
+                    // read a and b, write out
+                    bytes: 12.0 * n as f64,
+                };
+                let validate = || {
+                    let out = ew::binary_with(BinaryOp::Add, &a, &b, v).map_err(|e| e.to_string())?;
+                    let want = cprl::reference::elementwise::binary_ref(BinaryOp::Add, &a64, &[n], &b64, &[n]).0;
+                    check(&out.to_vec().map_err(|e| e.to_string())?, &want, 1e-6, 1e-6)
+                };
+                let mut cpu = || {
+                    std::hint::black_box(cprl::reference::elementwise::binary_ref(BinaryOp::Add, &a64, &[n], &b64, &[n]));
+                };
+                h.run(case, validate, || ew::binary_with(BinaryOp::Add, &a, &b, v).map(drop), Some(&mut cpu));
+            }
+        }
+    }
+    if h.wants("reduce") {
+        let shapes: &[[usize; 2]] = if h.quick { &[[1024, 1024]] } else { &[[1024, 1024], [32, 401_408], [4096, 4096]] };
+        for &[r, c] in shapes {
+            let gpu = h.gpu.clone();
+            let xv = rand(3, r * c);
+            let x = Tensor::from_slice(&gpu, &xv, &[r, c]).unwrap();
+            let x64: Vec<f64> = xv.iter().map(|&x| x as f64).collect();
+            let case = Case {
+                op: "reduce.sum_rows",
+                shape: format!("[{r}, {c}] axis 1"),
+                variant: "V1".into(),
+                flops: (r * c) as f64,
+                bytes: 4.0 * (r * c + r) as f64,
+            };
+            let validate = || {
+                let out = reduce::sum_axes(&x, &[1], false).map_err(|e| e.to_string())?;
+                let want = cprl::reference::reduce::sum_axes_ref(&x64, &[r, c], &[1]);
+                check(&out.to_vec().map_err(|e| e.to_string())?, &want, 1e-6 * c as f64, 1e-5)
+            };
+            let mut cpu = || {
+                std::hint::black_box(cprl::reference::reduce::sum_axes_ref(&x64, &[r, c], &[1]));
+            };
+            h.run(case, validate, || reduce::sum_axes(&x, &[1], false).map(drop), Some(&mut cpu));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The benchmark discipline: validate against the f64 reference, then warm up and
+//! time; report medians with the spread, throughput, and one JSON line per row.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cprl::Gpu;
+
+/// One benchmark row's identity and work.
+pub struct Case {
+    pub op: &'static str,
+    pub shape: String,
+    pub variant: String,
+    /// Floating-point operations per run (0 when the op is memory-bound).
+    pub flops: f64,
+    /// Bytes read plus bytes written per run, counted once.
+    pub bytes: f64,
+}
+
+pub struct Harness {
+    pub gpu: Arc<Gpu>,
+    filters: Vec<String>,
+    /// `--quick`: fewer shapes and repeats (a smoke run).
+    pub quick: bool,
+    failures: usize,
+}
+
+/// `validate` returns Err(description) when the kernel disagrees with the reference.
+pub type Validation = Result<(), String>;
+
+impl Harness {
+    pub fn from_args() -> Harness {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let quick = args.iter().any(|a| a == "--quick");
+        let filters = args.into_iter().filter(|a| !a.starts_with("--")).collect();
+        let gpu = Gpu::new().unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        });
+        Harness { gpu, filters, quick, failures: 0 }
+    }
+
+    /// Whether rows of `op` were asked for (no filter: all).
+    pub fn wants(&self, op: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| op.contains(f.as_str()))
+    }
+
+    pub fn header(&self) {
+        let i = self.gpu.info();
+        println!(
+            "adapter: {} | backend {:?} | type {:?} | driver {} {} | timestamps: {}",
+            i.name,
+            i.backend,
+            i.device_type,
+            i.driver,
+            i.driver_info,
+            if self.gpu.has_timestamps() { "yes" } else { "no (wall clock)" }
+        );
+        println!(
+            "{:<22} {:<28} {:<16} {:>10} {:>8} {:>10} {:>9} {:>9}",
+            "op", "shape", "variant", "ms", "spread%", "GFLOP/s", "GB/s", "vs cpu"
+        );
+    }
+
+    /// Validates, then times `run` (which enqueues one execution). `cpu_ref` runs the
+    /// f64 reference once, for the ratio column (None where it would take minutes).
+    pub fn run(
+        &mut self,
+        case: Case,
+        validate: impl FnOnce() -> Validation,
+        mut run: impl FnMut() -> cprl::Result<()>,
+        cpu_ref: Option<&mut dyn FnMut()>,
+    ) {
+        if let Err(why) = validate() {
+            self.failures += 1;
+            println!(
+                "{:<22} {:<28} {:<16} INVALID: {why}",
+                case.op, case.shape, case.variant
+            );
+            self.json(&case, None, None, Some(&why));
+            return;
+        }
+        let gpu = self.gpu.clone();
+        let mut once = || -> cprl::Result<f64> {
+            let t0 = Instant::now();
+            let dev = gpu.time_gpu(&mut run)?;
+            Ok(dev.unwrap_or_else(|| t0.elapsed().as_secs_f64()))
+        };
+        // Warm-up: compiles pipelines (llvmpipe compiles at first dispatch), fills pools.
+        for _ in 0..2 {
+            if let Err(e) = once() {
+                println!("{:<22} {:<28} {:<16} ERROR: {e}", case.op, case.shape, case.variant);
+                self.failures += 1;
+                return;
+            }
+        }
+        let (min_reps, max_reps, budget) = if self.quick { (3, 5, 0.2) } else { (7, 50, 1.0) };
+        let mut times = Vec::new();
+        let start = Instant::now();
+        while times.len() < min_reps || (times.len() < max_reps && start.elapsed().as_secs_f64() < budget) {
+            match once() {
+                Ok(t) => times.push(t),
+                Err(e) => {
+                    println!("{:<22} {:<28} {:<16} ERROR: {e}", case.op, case.shape, case.variant);
+                    self.failures += 1;
+                    return;
+                }
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        // Spread: interquartile range relative to the median.
+        let spread = (times[times.len() * 3 / 4] - times[times.len() / 4]) / median * 100.0;
+        let cpu = cpu_ref.map(|f| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed().as_secs_f64()
+        });
+        let gflops = (case.flops > 0.0).then(|| case.flops / median / 1e9);
+        let gbs = (case.bytes > 0.0).then(|| case.bytes / median / 1e9);
+        println!(
+            "{:<22} {:<28} {:<16} {:>10.4} {:>8.1} {:>10} {:>9} {:>9}",
+            case.op,
+            case.shape,
+            case.variant,
+            median * 1e3,
+            spread,
+            gflops.map_or("-".into(), |g| format!("{g:.2}")),
+            gbs.map_or("-".into(), |g| format!("{g:.2}")),
+            cpu.map_or("-".into(), |c| format!("{:.1}x", c / median)),
+        );
+        self.json(&case, Some((median, spread, gflops, gbs)), cpu, None);
+    }
+
+    fn json(&self, case: &Case, t: Option<(f64, f64, Option<f64>, Option<f64>)>, cpu: Option<f64>, invalid: Option<&str>) {
+        let i = self.gpu.info();
+        let v = serde_json::json!({
+            "bench": "cprl-kernels",
+            "op": case.op,
+            "shape": case.shape,
+            "variant": case.variant,
+            "adapter": i.name,
+            "backend": format!("{:?}", i.backend),
+            "device_type": format!("{:?}", i.device_type),
+            "timer": if self.gpu.has_timestamps() { "gpu-timestamp" } else { "wall" },
+            "ms": t.map(|t| t.0 * 1e3),
+            "spread_pct": t.map(|t| t.1),
+            "gflops": t.and_then(|t| t.2),
+            "gbs": t.and_then(|t| t.3),
+            "cpu_ref_ms": cpu.map(|c| c * 1e3),
+            "invalid": invalid,
+        });
+        println!("JSON {v}");
+    }
+
+    /// Exit status: 1 when any variant failed validation or errored.
+    pub fn finish(&self) -> i32 {
+        if self.failures > 0 {
+            eprintln!("{} benchmark row(s) failed validation or errored", self.failures);
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Compares a kernel result with the reference: `|a - b| <= atol + rtol * |b|`.
+pub fn check(got: &[f32], want: &[f64], atol: f64, rtol: f64) -> Validation {
+    if got.len() != want.len() {
+        return Err(format!("length {} vs {}", got.len(), want.len()));
+    }
+    let g: Vec<f64> = got.iter().map(|&x| x as f64).collect();
+    match cprl::autograd::gradcheck::worst_violation(&g, want, atol, rtol) {
+        None => Ok(()),
+        Some((_, i)) => Err(format!("index {i}: {} vs {}", g[i], want[i])),
+    }
+}
+
+/// Seeded uniform values in [-1, 1).
+pub fn rand(seed: u64, n: usize) -> Vec<f32> {
+    cprl::reference::rng::uniform_ref(n, seed, -1.0, 1.0)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
+}

@@ -1,0 +1,31 @@
+//! Kernel benchmark: every variant validated against the f64 reference, then timed.
+//!
+//!     cargo bench --bench kernels                 # everything
+//!     cargo bench --bench kernels -- matmul conv  # rows whose op contains a word
+//!     cargo bench --bench kernels -- --quick      # fewer shapes and repeats
+//!
+//! Prints the adapter, a table (op, shape, variant, median ms, spread, GFLOP/s,
+//! GB/s, speed-up over the f64 CPU reference) and a `JSON {...}` line per row.
+//! GPU timestamps are used where the adapter has them, wall time otherwise.
+
+mod conv2d;
+mod elementwise;
+mod harness;
+mod loss_optim;
+mod matmul;
+mod norm;
+mod pool;
+mod softrank;
+
+fn main() {
+    let mut h = harness::Harness::from_args();
+    h.header();
+    elementwise::bench(&mut h);
+    matmul::bench(&mut h);
+    conv2d::bench(&mut h);
+    pool::bench(&mut h);
+    norm::bench(&mut h);
+    loss_optim::bench(&mut h);
+    softrank::bench(&mut h);
+    std::process::exit(h.finish());
+}

@@ -1,0 +1,103 @@
+//! Autotuning: pick the fastest kernel version for a shape on the running adapter.
+//!
+//! CPU drivers and real GPUs reward opposite kernel styles (see the op modules), so
+//! ops with several versions ask [`choose`] which one to run. The first call for an
+//! (op, shape key) on an adapter times every candidate (one warm-up, then the median
+//! of a few synchronised runs) and caches the winner in memory and, when
+//! `CPRL_TUNE_CACHE` names a file, on disk as JSON. Every candidate computes the
+//! same result (tests hold each version to the reference), so the choice changes
+//! speed only. `CPRL_TUNE=off` skips measuring and takes the first candidate
+//! (the op's documented default).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+
+type Cache = HashMap<String, String>;
+
+fn cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(load().unwrap_or_default()))
+}
+
+fn cache_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("CPRL_TUNE_CACHE").map(Into::into)
+}
+
+fn load() -> Option<Cache> {
+    let text = std::fs::read_to_string(cache_path()?).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn save(c: &Cache) {
+    let Some(path) = cache_path() else { return };
+    let Ok(text) = serde_json::to_string_pretty(c) else { return };
+    // Write then rename, so a crash never leaves half a file.
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, &path);
+    }
+}
+
+/// Whether measuring is switched on (`CPRL_TUNE` is not `off`).
+pub fn enabled() -> bool {
+    std::env::var("CPRL_TUNE").map_or(true, |v| v != "off" && v != "0")
+}
+
+/// Rounds a size up to a power of two, so nearby shapes share one tuning entry.
+pub fn bucket(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// The fastest of `candidates` for `key` (e.g. "b=64,n=1024"), measuring on first use.
+/// `run(c)` must enqueue candidate `c` once (its output is discarded).
+pub fn choose<V: Copy + std::fmt::Debug>(
+    gpu: &Gpu,
+    op: &str,
+    key: &str,
+    candidates: &[V],
+    mut run: impl FnMut(V) -> Result<()>,
+) -> Result<V> {
+    assert!(!candidates.is_empty(), "{op}: no candidates");
+    if candidates.len() == 1 || !enabled() {
+        return Ok(candidates[0]);
+    }
+    let full_key = format!("{}|{op}|{key}", gpu.adapter_key());
+    let known = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&full_key).cloned();
+    if let Some(name) = known {
+        if let Some(&c) = candidates.iter().find(|c| format!("{c:?}") == name) {
+            return Ok(c);
+        }
+    }
+    let mut best = (f64::INFINITY, candidates[0]);
+    for &c in candidates {
+        let t = time(gpu, || run(c))?;
+        if t < best.0 {
+            best = (t, c);
+        }
+    }
+    let mut guard = cache().lock().unwrap_or_else(|p| p.into_inner());
+    guard.insert(full_key, format!("{:?}", best.1));
+    save(&guard);
+    Ok(best.1)
+}
+
+/// Median wall time in seconds of `f` (enqueue + wait), after one warm-up run that
+/// also compiles the pipeline. Repeats until ~50 ms or 5 runs have passed.
+pub fn time(gpu: &Gpu, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?;
+    gpu.sync()?;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || (times.len() < 5 && start.elapsed().as_secs_f64() < 0.05) {
+        let t0 = Instant::now();
+        f()?;
+        gpu.sync()?;
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
