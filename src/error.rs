@@ -17,11 +17,7 @@ pub enum Error {
     Shape { op: &'static str, detail: String },
     /// A buffer would exceed what the adapter allows.
     #[error("{what} needs {bytes} bytes, over the adapter's limit of {limit} bytes")]
-    TooLarge {
-        what: String,
-        bytes: u64,
-        limit: u64,
-    },
+    TooLarge { what: String, bytes: u64, limit: u64 },
     /// A WGSL shader failed to compile or a pipeline failed to build.
     #[error("shader {name} (entry {entry}) failed to compile: {msg}")]
     Shader {

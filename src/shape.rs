@@ -56,7 +56,10 @@ mod tests {
 
     #[test]
     fn broadcast_rules() {
-        assert_eq!(broadcast_shape("t", &[2, 3, 4, 5], &[1, 3, 1, 1]).unwrap(), vec![2, 3, 4, 5]);
+        assert_eq!(
+            broadcast_shape("t", &[2, 3, 4, 5], &[1, 3, 1, 1]).unwrap(),
+            vec![2, 3, 4, 5]
+        );
         assert_eq!(broadcast_shape("t", &[4, 5], &[3, 1, 5]).unwrap(), vec![3, 4, 5]);
         assert_eq!(broadcast_shape("t", &[], &[2]).unwrap(), vec![2]);
         let e = broadcast_shape("t", &[2, 3], &[4, 3]).unwrap_err().to_string();

@@ -130,7 +130,10 @@ impl Tensor {
     /// The value of a one-element tensor.
     pub fn item(&self) -> Result<f32> {
         if self.numel() != 1 {
-            return Err(Error::shape("item", format!("{:?} has {} elements, not 1", self.shape(), self.numel())));
+            return Err(Error::shape(
+                "item",
+                format!("{:?} has {} elements, not 1", self.shape(), self.numel()),
+            ));
         }
         Ok(self.to_vec()?[0])
     }
@@ -202,7 +205,11 @@ impl Tensor {
 
     /// The same values, cut from the graph.
     pub fn detach(&self) -> Tensor {
-        Tensor::from_parts(self.inner.gpu.clone(), self.inner.buf.clone(), self.inner.shape.clone())
+        Tensor::from_parts(
+            self.inner.gpu.clone(),
+            self.inner.buf.clone(),
+            self.inner.shape.clone(),
+        )
     }
 
     /// A tensor sharing this buffer with another shape (same element count).
@@ -248,13 +255,23 @@ fn infer_shape(from: &[usize], to: &[usize]) -> Result<Vec<usize>> {
     let n = numel(from);
     let unknown = to.iter().filter(|&&d| d == usize::MAX).count();
     if unknown > 1 {
-        return Err(Error::shapes("reshape", from, to, "at most one inferred dimension"));
+        return Err(Error::shapes(
+            "reshape",
+            from,
+            to,
+            "at most one inferred dimension",
+        ));
     }
     let known: usize = to.iter().filter(|&&d| d != usize::MAX).product();
     let mut out = to.to_vec();
     if unknown == 1 {
-        if known == 0 || n % known != 0 {
-            return Err(Error::shapes("reshape", from, to, "cannot infer the free dimension"));
+        if known == 0 || !n.is_multiple_of(known) {
+            return Err(Error::shapes(
+                "reshape",
+                from,
+                to,
+                "cannot infer the free dimension",
+            ));
         }
         for d in out.iter_mut() {
             if *d == usize::MAX {

@@ -34,14 +34,23 @@ fn binary_matches_ref(op: BinaryOp, version: BinaryVersion) {
         let (mut b, mut bv) = rand_tensor(&gpu, 20 + k as u64, sb);
         if op == BinaryOp::Div {
             // Keep divisors away from 0: |b| in [0.5, 1.5).
-            let v: Vec<f32> = bv.iter().map(|&x| (x.signum() * (0.5 + x.abs())) as f32).collect();
+            let v: Vec<f32> = bv
+                .iter()
+                .map(|&x| (x.signum() * (0.5 + x.abs())) as f32)
+                .collect();
             bv = f64s(&v);
             b = cprl::Tensor::from_slice(&gpu, &v, sb).unwrap();
         }
         let out = ew::binary_with(op, &a, &b, version).unwrap();
         let (want, shape) = r::binary_ref(op, &av, sa, &bv, sb);
         assert_eq!(out.shape(), &shape[..]);
-        assert_tensor(&format!("{op:?} {version:?} {sa:?} {sb:?}"), &out, &want, ATOL, RTOL);
+        assert_tensor(
+            &format!("{op:?} {version:?} {sa:?} {sb:?}"),
+            &out,
+            &want,
+            ATOL,
+            RTOL,
+        );
     }
 }
 
@@ -82,8 +91,26 @@ fn binary_backward_matches_ref_and_finite_differences() {
             // Reference backward vs finite differences, for each input (small shapes:
             // each difference re-runs the whole forward).
             if out_shape.iter().product::<usize>() <= 512 {
-            assert_grad(&format!("{op:?} da"), &|x: &[f64]| r::binary_ref(op, x, sa, &b64, sb).0, &a64, &g64, &da, 1e-6, 1e-7, 1e-6);
-            assert_grad(&format!("{op:?} db"), &|x: &[f64]| r::binary_ref(op, &a64, sa, x, sb).0, &b64, &g64, &db, 1e-6, 1e-7, 1e-6);
+                assert_grad(
+                    &format!("{op:?} da"),
+                    &|x: &[f64]| r::binary_ref(op, x, sa, &b64, sb).0,
+                    &a64,
+                    &g64,
+                    &da,
+                    1e-6,
+                    1e-7,
+                    1e-6,
+                );
+                assert_grad(
+                    &format!("{op:?} db"),
+                    &|x: &[f64]| r::binary_ref(op, &a64, sa, x, sb).0,
+                    &b64,
+                    &g64,
+                    &db,
+                    1e-6,
+                    1e-7,
+                    1e-6,
+                );
             }
             // GPU backward (through the tape) vs reference.
             let a = cprl::Tensor::from_slice(&gpu, &av, sa).unwrap().requires_grad_();
@@ -92,18 +119,45 @@ fn binary_backward_matches_ref_and_finite_differences() {
             let out = ew::binary_with(op, &a, &b, BinaryVersion::Auto).unwrap();
             let grads = autograd::backward_with(&out, &g).unwrap();
             // Gradients sum up to 16*33*33 terms in f32.
-            assert_tensor(&format!("{op:?} da {sa:?} {sb:?}"), grads.of(&a).unwrap(), &da, 1e-5, 1e-4);
-            assert_tensor(&format!("{op:?} db {sa:?} {sb:?}"), grads.of(&b).unwrap(), &db, 1e-4, 1e-4);
+            assert_tensor(
+                &format!("{op:?} da {sa:?} {sb:?}"),
+                grads.of(&a).unwrap(),
+                &da,
+                1e-5,
+                1e-4,
+            );
+            assert_tensor(
+                &format!("{op:?} db {sa:?} {sb:?}"),
+                grads.of(&b).unwrap(),
+                &db,
+                1e-4,
+                1e-4,
+            );
         }
     }
 }
 
 fn unary_cases() -> Vec<Unary> {
     use UnaryOp::*;
-    let mut v: Vec<Unary> = [Relu, Sigmoid, Tanh, Abs, Square, Exp, Sign].into_iter().map(Unary::new).collect();
-    v.push(Unary { op: Affine, alpha: -1.5, beta: 0.25 });
-    v.push(Unary { op: LeakyRelu, alpha: 0.1, beta: 0.0 });
-    v.push(Unary { op: Clamp, alpha: -0.3, beta: 0.6 });
+    let mut v: Vec<Unary> = [Relu, Sigmoid, Tanh, Abs, Square, Exp, Sign]
+        .into_iter()
+        .map(Unary::new)
+        .collect();
+    v.push(Unary {
+        op: Affine,
+        alpha: -1.5,
+        beta: 0.25,
+    });
+    v.push(Unary {
+        op: LeakyRelu,
+        alpha: 0.1,
+        beta: 0.0,
+    });
+    v.push(Unary {
+        op: Clamp,
+        alpha: -0.3,
+        beta: 0.6,
+    });
     v.push(Unary::new(Sqrt));
     v.push(Unary::new(Log));
     v
@@ -128,7 +182,13 @@ fn unary_forward_v1_matches_ref() {
             let x = cprl::Tensor::from_slice(&gpu, &xv, &[n]).unwrap();
             let y = ew::unary(&x, f).unwrap();
             // f32 transcendental functions: a few ulp.
-            assert_tensor(&format!("{f:?} n={n}"), &y, &r::unary_forward_ref(f, &f64s(&xv)), 1e-6, 1e-5);
+            assert_tensor(
+                &format!("{f:?} n={n}"),
+                &y,
+                &r::unary_forward_ref(f, &f64s(&xv)),
+                1e-6,
+                1e-5,
+            );
         }
     }
 }
@@ -155,13 +215,30 @@ fn unary_backward_v1_matches_ref_and_finite_differences() {
             let mut dx = vec![0.0; n];
             r::unary_backward_ref(f, &x64, &g64, &mut dx);
             if n <= 1000 {
-                assert_grad(&format!("{f:?}"), &|x: &[f64]| r::unary_forward_ref(f, x), &x64, &g64, &dx, 1e-6, 1e-6, 1e-5);
+                assert_grad(
+                    &format!("{f:?}"),
+                    &|x: &[f64]| r::unary_forward_ref(f, x),
+                    &x64,
+                    &g64,
+                    &dx,
+                    1e-6,
+                    1e-6,
+                    1e-5,
+                );
             }
-            let x = cprl::Tensor::from_slice(&gpu, &xv, &[n]).unwrap().requires_grad_();
+            let x = cprl::Tensor::from_slice(&gpu, &xv, &[n])
+                .unwrap()
+                .requires_grad_();
             let g = cprl::Tensor::from_slice(&gpu, &gv, &[n]).unwrap();
             let y = ew::unary(&x, f).unwrap();
             let grads = autograd::backward_with(&y, &g).unwrap();
-            assert_tensor(&format!("{f:?} backward n={n}"), grads.of(&x).unwrap(), &dx, 1e-6, 1e-5);
+            assert_tensor(
+                &format!("{f:?} backward n={n}"),
+                grads.of(&x).unwrap(),
+                &dx,
+                1e-6,
+                1e-5,
+            );
         }
     }
 }
@@ -169,10 +246,23 @@ fn unary_backward_v1_matches_ref_and_finite_differences() {
 #[test]
 fn expand_forward_v1_matches_ref() {
     let gpu = gpu();
-    for (k, (from, to)) in [(vec![1], vec![5]), (vec![3, 1], vec![2, 3, 7]), (vec![1, 16, 1, 1], vec![4, 16, 33, 33])].into_iter().enumerate() {
+    for (k, (from, to)) in [
+        (vec![1], vec![5]),
+        (vec![3, 1], vec![2, 3, 7]),
+        (vec![1, 16, 1, 1], vec![4, 16, 33, 33]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let (x, xv) = rand_tensor(&gpu, 300 + k as u64, &from);
         let y = ew::expand(&x, &to).unwrap();
-        assert_tensor(&format!("expand {from:?}->{to:?}"), &y, &r::expand_ref(&xv, &from, &to), 0.0, 0.0);
+        assert_tensor(
+            &format!("expand {from:?}->{to:?}"),
+            &y,
+            &r::expand_ref(&xv, &from, &to),
+            0.0,
+            0.0,
+        );
     }
 }
 
@@ -183,9 +273,14 @@ fn mismatched_shapes_name_both() {
     let b = cprl::Tensor::zeros(&gpu, &[4, 3]).unwrap();
     let e = ew::add(&a, &b).unwrap_err().to_string();
     assert!(e.contains("[2, 3]") && e.contains("[4, 3]"), "{e}");
-    let e = ew::binary_with(BinaryOp::Add, &a, &cprl::Tensor::zeros(&gpu, &[3]).unwrap(), BinaryVersion::V2)
-        .unwrap_err()
-        .to_string();
+    let e = ew::binary_with(
+        BinaryOp::Add,
+        &a,
+        &cprl::Tensor::zeros(&gpu, &[3]).unwrap(),
+        BinaryVersion::V2,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("binary_v2"), "{e}");
 }
 
@@ -194,5 +289,11 @@ fn sigmoid_of_known_values() {
     // sigmoid(0) = 1/2; sigmoid(ln 3) = 3/4; sigmoid(-100) underflows to 0 without NaN.
     let gpu = gpu();
     let x = cprl::Tensor::from_slice(&gpu, &[0.0, 3f32.ln(), -100.0], &[3]).unwrap();
-    assert_close("sigmoid", &ew::sigmoid(&x).unwrap().to_vec().unwrap(), &[0.5, 0.75, 0.0], 1e-7, 1e-6);
+    assert_close(
+        "sigmoid",
+        &ew::sigmoid(&x).unwrap().to_vec().unwrap(),
+        &[0.5, 0.75, 0.0],
+        1e-7,
+        1e-6,
+    );
 }

@@ -30,10 +30,22 @@ fn sum_forward_v1_matches_ref() {
         let n_red: usize = axes.iter().map(|&d| shape[d]).product();
         // f32 sums of n values in [-1, 1]: error grows like sqrt(n) ulps; bound it by n * 2^-24 * 4.
         let atol = 4.0 * n_red as f64 * 6e-8;
-        assert_tensor(&format!("sum {shape:?} over {axes:?}"), &y, &r::sum_axes_ref(&xv, shape, axes), atol.max(1e-6), 1e-5);
+        assert_tensor(
+            &format!("sum {shape:?} over {axes:?}"),
+            &y,
+            &r::sum_axes_ref(&xv, shape, axes),
+            atol.max(1e-6),
+            1e-5,
+        );
         let m = reduce::mean_axes(&x, axes, true).unwrap();
         assert_eq!(m.dims(), shape.len());
-        assert_tensor(&format!("mean {shape:?} over {axes:?}"), &m, &r::mean_axes_ref(&xv, shape, axes), 1e-6, 1e-4);
+        assert_tensor(
+            &format!("mean {shape:?} over {axes:?}"),
+            &m,
+            &r::mean_axes_ref(&xv, shape, axes),
+            1e-6,
+            1e-4,
+        );
     }
 }
 
@@ -48,9 +60,22 @@ fn sum_backward_v1_matches_ref() {
         let (g, gv) = rand_tensor(&gpu, 60 + k as u64, y.shape());
         let grads = autograd::backward_with(&y, &g).unwrap();
         let count: usize = axes.iter().map(|&d| shape[d]).product();
-        let kept: Vec<usize> = shape.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect();
-        let want: Vec<f64> = cprl::reference::elementwise::expand_ref(&gv, &kept, shape).into_iter().map(|v| v / count as f64).collect();
-        assert_tensor(&format!("mean backward {shape:?} {axes:?}"), grads.of(&x).unwrap(), &want, 1e-7, 1e-5);
+        let kept: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .map(|(d, &s)| if axes.contains(&d) { 1 } else { s })
+            .collect();
+        let want: Vec<f64> = cprl::reference::elementwise::expand_ref(&gv, &kept, shape)
+            .into_iter()
+            .map(|v| v / count as f64)
+            .collect();
+        assert_tensor(
+            &format!("mean backward {shape:?} {axes:?}"),
+            grads.of(&x).unwrap(),
+            &want,
+            1e-7,
+            1e-5,
+        );
     }
 }
 
@@ -69,7 +94,13 @@ fn sum_to_undoes_broadcast_and_rejects_the_rest() {
     let (x, xv) = rand_tensor(&gpu, 5, &[2, 3, 4]);
     let y = reduce::sum_to(&x, &[3, 1]).unwrap();
     assert_eq!(y.shape(), &[3, 1]);
-    assert_tensor("sum_to", &y, &r::sum_axes_ref(&xv, &[2, 3, 4], &[0, 2]), 1e-6, 1e-5);
+    assert_tensor(
+        "sum_to",
+        &y,
+        &r::sum_axes_ref(&xv, &[2, 3, 4], &[0, 2]),
+        1e-6,
+        1e-5,
+    );
     let e = reduce::sum_to(&x, &[2, 1]).unwrap_err().to_string();
     assert!(e.contains("[2, 3, 4]") && e.contains("[2, 1]"), "{e}");
 }

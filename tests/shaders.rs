@@ -6,9 +6,15 @@ fn every_shader_validates_with_naga() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let mut failures = Vec::new();
     let mut count = 0;
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
-    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "wgsl")) {
+    for path in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wgsl"))
+    {
         count += 1;
         let src = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -19,13 +25,21 @@ fn every_shader_validates_with_naga() {
                 continue;
             }
         };
-        let mut validator = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+        let mut validator = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        );
         if let Err(e) = validator.validate(&module) {
             failures.push(e.emit_to_string_with_path(&src, &name));
         }
     }
     assert!(count > 0, "no shaders found in {}", dir.display());
-    assert!(failures.is_empty(), "{} shader(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} shader(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -34,10 +48,13 @@ fn a_broken_shader_is_reported_with_its_line() {
     let module = naga::front::wgsl::parse_str(src);
     let msg = match module {
         Err(e) => e.emit_to_string_with_path(src, "broken.wgsl"),
-        Ok(m) => naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-            .validate(&m)
-            .map(|_| String::new())
-            .unwrap_or_else(|e| e.emit_to_string_with_path(src, "broken.wgsl")),
+        Ok(m) => naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&m)
+        .map(|_| String::new())
+        .unwrap_or_else(|e| e.emit_to_string_with_path(src, "broken.wgsl")),
     };
     assert!(msg.contains("broken.wgsl:3"), "no line number in: {msg}");
 }

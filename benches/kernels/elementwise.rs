@@ -8,7 +8,11 @@ use crate::harness::{Case, Harness, check, rand};
 
 pub fn bench(h: &mut Harness) {
     if h.wants("elementwise") {
-        let sizes: &[usize] = if h.quick { &[1 << 20] } else { &[1 << 16, 1 << 20, 1 << 24] };
+        let sizes: &[usize] = if h.quick {
+            &[1 << 20]
+        } else {
+            &[1 << 16, 1 << 20, 1 << 24]
+        };
         for &n in sizes {
             let gpu = h.gpu.clone();
             let (av, bv) = (rand(1, n), rand(2, n));
@@ -27,18 +31,34 @@ pub fn bench(h: &mut Harness) {
                 };
                 let validate = || {
                     let out = ew::binary_with(BinaryOp::Add, &a, &b, v).map_err(|e| e.to_string())?;
-                    let want = cprl::reference::elementwise::binary_ref(BinaryOp::Add, &a64, &[n], &b64, &[n]).0;
+                    let want =
+                        cprl::reference::elementwise::binary_ref(BinaryOp::Add, &a64, &[n], &b64, &[n]).0;
                     check(&out.to_vec().map_err(|e| e.to_string())?, &want, 1e-6, 1e-6)
                 };
                 let mut cpu = || {
-                    std::hint::black_box(cprl::reference::elementwise::binary_ref(BinaryOp::Add, &a64, &[n], &b64, &[n]));
+                    std::hint::black_box(cprl::reference::elementwise::binary_ref(
+                        BinaryOp::Add,
+                        &a64,
+                        &[n],
+                        &b64,
+                        &[n],
+                    ));
                 };
-                h.run(case, validate, || ew::binary_with(BinaryOp::Add, &a, &b, v).map(drop), Some(&mut cpu));
+                h.run(
+                    case,
+                    validate,
+                    || ew::binary_with(BinaryOp::Add, &a, &b, v).map(drop),
+                    Some(&mut cpu),
+                );
             }
         }
     }
     if h.wants("reduce") {
-        let shapes: &[[usize; 2]] = if h.quick { &[[1024, 1024]] } else { &[[1024, 1024], [32, 401_408], [4096, 4096]] };
+        let shapes: &[[usize; 2]] = if h.quick {
+            &[[1024, 1024]]
+        } else {
+            &[[1024, 1024], [32, 401_408], [4096, 4096]]
+        };
         for &[r, c] in shapes {
             let gpu = h.gpu.clone();
             let xv = rand(3, r * c);
@@ -54,12 +74,22 @@ pub fn bench(h: &mut Harness) {
             let validate = || {
                 let out = reduce::sum_axes(&x, &[1], false).map_err(|e| e.to_string())?;
                 let want = cprl::reference::reduce::sum_axes_ref(&x64, &[r, c], &[1]);
-                check(&out.to_vec().map_err(|e| e.to_string())?, &want, 1e-6 * c as f64, 1e-5)
+                check(
+                    &out.to_vec().map_err(|e| e.to_string())?,
+                    &want,
+                    1e-6 * c as f64,
+                    1e-5,
+                )
             };
             let mut cpu = || {
                 std::hint::black_box(cprl::reference::reduce::sum_axes_ref(&x64, &[r, c], &[1]));
             };
-            h.run(case, validate, || reduce::sum_axes(&x, &[1], false).map(drop), Some(&mut cpu));
+            h.run(
+                case,
+                validate,
+                || reduce::sum_axes(&x, &[1], false).map(drop),
+                Some(&mut cpu),
+            );
         }
     }
 }

@@ -37,7 +37,12 @@ impl Harness {
             eprintln!("{e}");
             std::process::exit(2);
         });
-        Harness { gpu, filters, quick, failures: 0 }
+        Harness {
+            gpu,
+            filters,
+            quick,
+            failures: 0,
+        }
     }
 
     /// Whether rows of `op` were asked for (no filter: all).
@@ -54,7 +59,11 @@ impl Harness {
             i.device_type,
             i.driver,
             i.driver_info,
-            if self.gpu.has_timestamps() { "yes" } else { "no (wall clock)" }
+            if self.gpu.has_timestamps() {
+                "yes"
+            } else {
+                "no (wall clock)"
+            }
         );
         println!(
             "{:<22} {:<28} {:<16} {:>10} {:>8} {:>10} {:>9} {:>9}",
@@ -89,7 +98,10 @@ impl Harness {
         // Warm-up: compiles pipelines (llvmpipe compiles at first dispatch), fills pools.
         for _ in 0..2 {
             if let Err(e) = once() {
-                println!("{:<22} {:<28} {:<16} ERROR: {e}", case.op, case.shape, case.variant);
+                println!(
+                    "{:<22} {:<28} {:<16} ERROR: {e}",
+                    case.op, case.shape, case.variant
+                );
                 self.failures += 1;
                 return;
             }
@@ -101,7 +113,10 @@ impl Harness {
             match once() {
                 Ok(t) => times.push(t),
                 Err(e) => {
-                    println!("{:<22} {:<28} {:<16} ERROR: {e}", case.op, case.shape, case.variant);
+                    println!(
+                        "{:<22} {:<28} {:<16} ERROR: {e}",
+                        case.op, case.shape, case.variant
+                    );
                     self.failures += 1;
                     return;
                 }
@@ -132,7 +147,13 @@ impl Harness {
         self.json(&case, Some((median, spread, gflops, gbs)), cpu, None);
     }
 
-    fn json(&self, case: &Case, t: Option<(f64, f64, Option<f64>, Option<f64>)>, cpu: Option<f64>, invalid: Option<&str>) {
+    fn json(
+        &self,
+        case: &Case,
+        t: Option<(f64, f64, Option<f64>, Option<f64>)>,
+        cpu: Option<f64>,
+        invalid: Option<&str>,
+    ) {
         let i = self.gpu.info();
         let v = serde_json::json!({
             "bench": "cprl-kernels",

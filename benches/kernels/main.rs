@@ -16,6 +16,7 @@ mod matmul;
 mod norm;
 mod pool;
 mod softrank;
+mod softrank_misc;
 
 fn main() {
     let mut h = harness::Harness::from_args();
@@ -27,5 +28,6 @@ fn main() {
     norm::bench(&mut h);
     loss_optim::bench(&mut h);
     softrank::bench(&mut h);
+    softrank_misc::bench(&mut h);
     std::process::exit(h.finish());
 }

@@ -20,7 +20,11 @@ pub fn fd_vjp(f: &dyn Fn(&[f64]) -> Vec<f64>, x: &[f64], g: &[f64], eps: f64) ->
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "cotangent length differs from the output length");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "cotangent length differs from the output length"
+    );
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
@@ -41,6 +45,7 @@ pub fn worst_violation(a: &[f64], b: &[f64], atol: f64, rtol: f64) -> Option<(f6
 }
 
 /// Panics with a report unless the analytic gradient matches finite differences.
+#[allow(clippy::too_many_arguments)]
 pub fn assert_grad(
     what: &str,
     f: &dyn Fn(&[f64]) -> Vec<f64>,
@@ -88,6 +93,15 @@ mod tests {
     fn assert_grad_catches_a_wrong_gradient() {
         let x = [0.5, -1.5];
         let g = [1.0, 1.0];
-        assert_grad("square", &|x: &[f64]| x.iter().map(|v| v * v).collect(), &x, &g, &[1.0, -3.0 + 0.1], 1e-5, 1e-6, 1e-6);
+        assert_grad(
+            "square",
+            &|x: &[f64]| x.iter().map(|v| v * v).collect(),
+            &x,
+            &g,
+            &[1.0, -3.0 + 0.1],
+            1e-5,
+            1e-6,
+            1e-6,
+        );
     }
 }

@@ -122,7 +122,10 @@ pub fn backward(loss: &Tensor) -> Result<Grads> {
     if loss.numel() != 1 {
         return Err(Error::shape(
             "backward",
-            format!("loss of shape {:?} is not a scalar; use backward_with", loss.shape()),
+            format!(
+                "loss of shape {:?} is not a scalar; use backward_with",
+                loss.shape()
+            ),
         ));
     }
     let seed = Tensor::ones(loss.gpu(), loss.shape())?;
@@ -132,7 +135,12 @@ pub fn backward(loss: &Tensor) -> Result<Grads> {
 /// Vector-Jacobian product: gradients of `sum(out * grad_out)` w.r.t. the leaves.
 pub fn backward_with(out: &Tensor, grad_out: &Tensor) -> Result<Grads> {
     if out.shape() != grad_out.shape() {
-        return Err(Error::shapes("backward", out.shape(), grad_out.shape(), "output vs its gradient"));
+        return Err(Error::shapes(
+            "backward",
+            out.shape(),
+            grad_out.shape(),
+            "output vs its gradient",
+        ));
     }
     let _g = no_grad();
     let order = tape(out);

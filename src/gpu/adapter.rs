@@ -79,8 +79,8 @@ pub(super) fn open(choice: &AdapterChoice) -> Result<(wgpu::Adapter, wgpu::Devic
                 })?
         }
         None => pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::from_env()
-                .unwrap_or(wgpu::PowerPreference::HighPerformance),
+            power_preference:
+                wgpu::PowerPreference::from_env().unwrap_or(wgpu::PowerPreference::HighPerformance),
             ..Default::default()
         }))
         .map_err(|e| {
@@ -133,11 +133,7 @@ impl super::Gpu {
             subgroup_size: self
                 .has_subgroups()
                 .then_some((i.subgroup_min_size, i.subgroup_max_size)),
-            features: self
-                .features()
-                .iter_names()
-                .map(|(n, _)| n.to_string())
-                .collect(),
+            features: self.features().iter_names().map(|(n, _)| n.to_string()).collect(),
             max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
             max_buffer_size: l.max_buffer_size,
             max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,

@@ -147,26 +147,32 @@ impl Gpu {
             });
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let bgl = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(l.kernel.name),
-            entries: &entries,
-        });
-        let layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(l.kernel.name),
-            bind_group_layouts: &[Some(&bgl)],
-            immediate_size: 0,
-        });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(l.kernel.name),
-            layout: Some(&layout),
-            module: &module,
-            entry_point: Some(l.entry),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: l.constants,
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
-        });
+        let bgl = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(l.kernel.name),
+                entries: &entries,
+            });
+        let layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(l.kernel.name),
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(l.kernel.name),
+                layout: Some(&layout),
+                module: &module,
+                entry_point: Some(l.entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: l.constants,
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Shader {
                 name: l.kernel.name.to_string(),
@@ -259,8 +265,7 @@ impl Gpu {
         let [x, y, z] = l.workgroups;
         pass.dispatch_workgroups(x, y, z);
         st.batch_dispatches += 1;
-        self.dispatches
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.dispatches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

@@ -179,7 +179,9 @@ impl Gpu {
 
     /// Largest buffer a kernel may bind.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -237,7 +239,9 @@ impl Gpu {
     fn encoder<'s>(&self, st: &'s mut State) -> &'s mut wgpu::CommandEncoder {
         st.encoder.get_or_insert_with(|| {
             self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("cprl batch") })
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("cprl batch"),
+                })
         })
     }
 

@@ -159,7 +159,18 @@ mod tests {
 
     #[test]
     fn size_classes_cover_and_waste_at_most_a_quarter() {
-        for b in [1u64, 255, 256, 257, 1000, 4096, 5000, 1 << 20, (1 << 20) + 1, 123_456_789] {
+        for b in [
+            1u64,
+            255,
+            256,
+            257,
+            1000,
+            4096,
+            5000,
+            1 << 20,
+            (1 << 20) + 1,
+            123_456_789,
+        ] {
             let c = size_class(b);
             assert!(c >= b, "{b} -> {c}");
             assert!(c >= 256);

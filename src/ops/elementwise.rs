@@ -71,7 +71,11 @@ pub struct Unary {
 
 impl Unary {
     pub fn new(op: UnaryOp) -> Unary {
-        Unary { op, alpha: 0.0, beta: 0.0 }
+        Unary {
+            op,
+            alpha: 0.0,
+            beta: 0.0,
+        }
     }
 }
 
@@ -105,7 +109,12 @@ pub fn binary_with(op: BinaryOp, a: &Tensor, b: &Tensor, version: BinaryVersion)
     let use_v2 = match version {
         BinaryVersion::Auto => v2_fits,
         BinaryVersion::V2 if !v2_fits => {
-            return Err(Error::shapes(op_name(op), a.shape(), b.shape(), "binary_v2 needs equal shapes and a count divisible by 4"));
+            return Err(Error::shapes(
+                op_name(op),
+                a.shape(),
+                b.shape(),
+                "binary_v2 needs equal shapes and a count divisible by 4",
+            ));
         }
         BinaryVersion::V2 => true,
         BinaryVersion::V1 => false,
@@ -228,7 +237,12 @@ pub fn unary(x: &Tensor, f: Unary) -> Result<Tensor> {
         kernel: &UNARY_FORWARD_V1,
         entry: "main",
         constants: &[("WG", WG as f64), ("OP", f.op as u32 as f64)],
-        params: bytemuck::bytes_of(&UnaryParams { n, alpha: f.alpha, beta: f.beta, _pad: 0 }),
+        params: bytemuck::bytes_of(&UnaryParams {
+            n,
+            alpha: f.alpha,
+            beta: f.beta,
+            _pad: 0,
+        }),
         args: &[Arg::R(x.buf()), Arg::W(out.buf())],
         workgroups: grid_1d(n.div_ceil(WG) as u64),
     })?;
@@ -248,8 +262,18 @@ pub fn unary_backward(f: Unary, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Te
         kernel: &UNARY_BACKWARD_V1,
         entry: "main",
         constants: &[("WG", WG as f64), ("OP", f.op as u32 as f64)],
-        params: bytemuck::bytes_of(&UnaryParams { n, alpha: f.alpha, beta: f.beta, _pad: 0 }),
-        args: &[Arg::R(x.buf()), Arg::R(y.buf()), Arg::R(g.buf()), Arg::W(dx.buf())],
+        params: bytemuck::bytes_of(&UnaryParams {
+            n,
+            alpha: f.alpha,
+            beta: f.beta,
+            _pad: 0,
+        }),
+        args: &[
+            Arg::R(x.buf()),
+            Arg::R(y.buf()),
+            Arg::R(g.buf()),
+            Arg::W(dx.buf()),
+        ],
         workgroups: grid_1d(n.div_ceil(WG) as u64),
     })?;
     Ok(dx)
@@ -276,14 +300,28 @@ pub fn scale(x: &Tensor, s: f32) -> Result<Tensor> {
 }
 /// `alpha * x + beta`.
 pub fn affine(x: &Tensor, alpha: f32, beta: f32) -> Result<Tensor> {
-    unary(x, Unary { op: UnaryOp::Affine, alpha, beta })
+    unary(
+        x,
+        Unary {
+            op: UnaryOp::Affine,
+            alpha,
+            beta,
+        },
+    )
 }
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     unary(x, Unary::new(UnaryOp::Relu))
 }
 /// `x > 0 ? x : slope * x`.
 pub fn leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
-    unary(x, Unary { op: UnaryOp::LeakyRelu, alpha: slope, beta: 0.0 })
+    unary(
+        x,
+        Unary {
+            op: UnaryOp::LeakyRelu,
+            alpha: slope,
+            beta: 0.0,
+        },
+    )
 }
 pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
     unary(x, Unary::new(UnaryOp::Sigmoid))
@@ -312,7 +350,14 @@ pub fn sign(x: &Tensor) -> Result<Tensor> {
 }
 /// `clamp(x, lo, hi)`; the gradient passes on [lo, hi].
 pub fn clamp(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
-    unary(x, Unary { op: UnaryOp::Clamp, alpha: lo, beta: hi })
+    unary(
+        x,
+        Unary {
+            op: UnaryOp::Clamp,
+            alpha: lo,
+            beta: hi,
+        },
+    )
 }
 
 #[repr(C)]
@@ -329,7 +374,12 @@ struct ExpandParams {
 pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let full = broadcast_shape("expand", x.shape(), shape)?;
     if full != shape {
-        return Err(Error::shapes("expand", x.shape(), shape, "the target must be a broadcast of the input"));
+        return Err(Error::shapes(
+            "expand",
+            x.shape(),
+            shape,
+            "the target must be a broadcast of the input",
+        ));
     }
     let out = Tensor::empty(x.gpu(), shape)?;
     let n = out.numel() as u32;

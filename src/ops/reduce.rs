@@ -49,7 +49,10 @@ fn pack(v: impl IntoIterator<Item = usize>) -> [u32; MAX_RANK] {
 fn sum_kernel(x: &Tensor, axes: &[usize]) -> Result<Tensor> {
     let shape = x.shape();
     if shape.len() > MAX_RANK {
-        return Err(Error::shape("sum", format!("rank of {shape:?} is above {MAX_RANK}")));
+        return Err(Error::shape(
+            "sum",
+            format!("rank of {shape:?} is above {MAX_RANK}"),
+        ));
     }
     let st = strides(shape);
     let kept: Vec<usize> = (0..shape.len()).filter(|d| !axes.contains(d)).collect();
@@ -123,7 +126,11 @@ pub fn sum_axes(x: &Tensor, axes: &[usize], keepdim: bool) -> Result<Tensor> {
     let shape = reduced_shape(x.shape(), &axes, keepdim);
     let out = raw.reshape(&shape)?;
     let from = x.shape().to_vec();
-    Ok(autograd::record(out, &[x], move || SumBackward { from, axes, scale: 1.0 }))
+    Ok(autograd::record(out, &[x], move || SumBackward {
+        from,
+        axes,
+        scale: 1.0,
+    }))
 }
 
 /// Mean over `axes`.
@@ -137,7 +144,11 @@ pub fn mean_axes(x: &Tensor, axes: &[usize], keepdim: bool) -> Result<Tensor> {
     };
     let out = raw.reshape(&reduced_shape(x.shape(), &axes, keepdim))?;
     let from = x.shape().to_vec();
-    Ok(autograd::record(out, &[x], move || SumBackward { from, axes, scale: s }))
+    Ok(autograd::record(out, &[x], move || SumBackward {
+        from,
+        axes,
+        scale: s,
+    }))
 }
 
 /// Sum of all elements, as a scalar (shape `[]`).
@@ -169,7 +180,12 @@ pub fn sum_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
             continue;
         }
         if d != 1 {
-            return Err(Error::shapes("sum_to", xs, shape, "not a broadcast of the target"));
+            return Err(Error::shapes(
+                "sum_to",
+                xs,
+                shape,
+                "not a broadcast of the target",
+            ));
         }
         axes.push(off + i);
     }

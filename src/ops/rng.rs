@@ -42,7 +42,15 @@ fn draw(gpu: &Arc<Gpu>, shape: &[usize], seed: u64, dist: u32, a: f32, b: f32) -
         kernel: &RNG_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&Params { n, k0, k1, dist, a, b, _pad: [0; 2] }),
+        params: bytemuck::bytes_of(&Params {
+            n,
+            k0,
+            k1,
+            dist,
+            a,
+            b,
+            _pad: [0; 2],
+        }),
         args: &[Arg::W(out.buf())],
         workgroups: grid_1d(n.div_ceil(WG) as u64),
     })?;

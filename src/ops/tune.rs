@@ -34,7 +34,9 @@ fn load() -> Option<Cache> {
 
 fn save(c: &Cache) {
     let Some(path) = cache_path() else { return };
-    let Ok(text) = serde_json::to_string_pretty(c) else { return };
+    let Ok(text) = serde_json::to_string_pretty(c) else {
+        return;
+    };
     // Write then rename, so a crash never leaves half a file.
     let tmp = path.with_extension("tmp");
     if std::fs::write(&tmp, text).is_ok() {
@@ -66,11 +68,13 @@ pub fn choose<V: Copy + std::fmt::Debug>(
         return Ok(candidates[0]);
     }
     let full_key = format!("{}|{op}|{key}", gpu.adapter_key());
-    let known = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&full_key).cloned();
-    if let Some(name) = known {
-        if let Some(&c) = candidates.iter().find(|c| format!("{c:?}") == name) {
-            return Ok(c);
-        }
+    let known = cache()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&full_key)
+        .cloned();
+    if let Some(&c) = known.and_then(|name| candidates.iter().find(|c| format!("{c:?}") == name)) {
+        return Ok(c);
     }
     let mut best = (f64::INFINITY, candidates[0]);
     for &c in candidates {

@@ -38,7 +38,14 @@ pub fn binary_ref(op: BinaryOp, a: &[f64], sa: &[usize], b: &[f64], sb: &[usize]
 }
 
 /// Gradients of `sum(g * (a op b))` with respect to a and b.
-pub fn binary_backward_ref(op: BinaryOp, a: &[f64], sa: &[usize], b: &[f64], sb: &[usize], g: &[f64]) -> (Vec<f64>, Vec<f64>) {
+pub fn binary_backward_ref(
+    op: BinaryOp,
+    a: &[f64],
+    sa: &[usize],
+    b: &[f64],
+    sb: &[usize],
+    g: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
     let shape = broadcast_shape("binary_backward_ref", sa, sb).expect("broadcastable shapes");
     let oa = broadcast_offsets(&shape, &broadcast_strides(sa, &shape));
     let ob = broadcast_offsets(&shape, &broadcast_strides(sb, &shape));
@@ -66,7 +73,13 @@ pub fn unary_forward_ref(f: Unary, x: &[f64]) -> Vec<f64> {
         .map(|&v| match f.op {
             UnaryOp::Affine => al * v + be,
             UnaryOp::Relu => v.max(0.0),
-            UnaryOp::LeakyRelu => if v > 0.0 { v } else { al * v },
+            UnaryOp::LeakyRelu => {
+                if v > 0.0 {
+                    v
+                } else {
+                    al * v
+                }
+            }
             UnaryOp::Sigmoid => 1.0 / (1.0 + (-v).exp()),
             UnaryOp::Tanh => v.tanh(),
             UnaryOp::Abs => v.abs(),
@@ -74,7 +87,15 @@ pub fn unary_forward_ref(f: Unary, x: &[f64]) -> Vec<f64> {
             UnaryOp::Sqrt => v.sqrt(),
             UnaryOp::Exp => v.exp(),
             UnaryOp::Log => v.ln(),
-            UnaryOp::Sign => if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 },
+            UnaryOp::Sign => {
+                if v > 0.0 {
+                    1.0
+                } else if v < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
             UnaryOp::Clamp => v.clamp(al, be),
         })
         .collect()
@@ -88,17 +109,43 @@ pub fn unary_backward_ref(f: Unary, x: &[f64], g: &[f64], dx: &mut [f64]) {
         let (v, o, gv) = (x[i], y[i], g[i]);
         dx[i] += match f.op {
             UnaryOp::Affine => gv * al,
-            UnaryOp::Relu => if v > 0.0 { gv } else { 0.0 },
-            UnaryOp::LeakyRelu => if v > 0.0 { gv } else { al * gv },
+            UnaryOp::Relu => {
+                if v > 0.0 {
+                    gv
+                } else {
+                    0.0
+                }
+            }
+            UnaryOp::LeakyRelu => {
+                if v > 0.0 {
+                    gv
+                } else {
+                    al * gv
+                }
+            }
             UnaryOp::Sigmoid => gv * o * (1.0 - o),
             UnaryOp::Tanh => gv * (1.0 - o * o),
-            UnaryOp::Abs => gv * if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 },
+            UnaryOp::Abs => {
+                gv * if v > 0.0 {
+                    1.0
+                } else if v < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
             UnaryOp::Square => 2.0 * v * gv,
             UnaryOp::Sqrt => gv * 0.5 / o,
             UnaryOp::Exp => gv * o,
             UnaryOp::Log => gv / v,
             UnaryOp::Sign => 0.0,
-            UnaryOp::Clamp => if v >= al && v <= be { gv } else { 0.0 },
+            UnaryOp::Clamp => {
+                if v >= al && v <= be {
+                    gv
+                } else {
+                    0.0
+                }
+            }
         };
     }
 }

@@ -61,7 +61,13 @@ pub fn rand_tensor(gpu: &Arc<Gpu>, salt: u64, shape: &[usize]) -> (Tensor, Vec<f
 /// Panics with a report unless `|got - want| <= atol + rtol * |want|` everywhere
 /// (NaN in `got` always fails: poisoned, unwritten elements show up as NaN).
 pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs reference {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs reference {}",
+        got.len(),
+        want.len()
+    );
     let got64 = f64s(got);
     if let Some((_, i)) = worst_violation(&got64, want, atol, rtol) {
         let max_diff = got64

@@ -48,7 +48,10 @@ pub enum Relaxation {
 pub enum Method {
     Pav(Regularization),
     Pairwise,
-    Network { kind: NetworkKind, relaxation: Relaxation },
+    Network {
+        kind: NetworkKind,
+        relaxation: Relaxation,
+    },
 }
 
 /// Rank order: ascending gives the largest value rank n.
@@ -68,7 +71,9 @@ pub fn soft_rank(x: &Tensor, method: Method, strength: f32) -> Result<Tensor> {
 /// Soft ranks in the given order.
 pub fn soft_rank_ordered(x: &Tensor, method: Method, strength: f32, order: Order) -> Result<Tensor> {
     if !(strength > 0.0 && strength.is_finite()) {
-        return Err(Error::Invalid(format!("soft_rank: strength must be positive and finite, got {strength}")));
+        return Err(Error::Invalid(format!(
+            "soft_rank: strength must be positive and finite, got {strength}"
+        )));
     }
     if x.dims() == 0 {
         return Err(Error::shape("soft_rank", "a scalar has no axis to rank along"));
@@ -78,7 +83,9 @@ pub fn soft_rank_ordered(x: &Tensor, method: Method, strength: f32, order: Order
     let ranked = match method {
         Method::Pav(reg) => pav::soft_rank_pav(&rows, reg, strength, order)?,
         Method::Pairwise => pairwise::soft_rank_pairwise(&rows, strength, order)?,
-        Method::Network { kind, relaxation } => network::soft_rank_network(&rows, kind, relaxation, strength, order)?,
+        Method::Network { kind, relaxation } => {
+            network::soft_rank_network(&rows, kind, relaxation, strength, order)?
+        }
     };
     ranked.reshape(x.shape())
 }

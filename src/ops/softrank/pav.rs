@@ -5,5 +5,7 @@ use crate::tensor::Tensor;
 
 /// Soft ranks of each row of `x` ([B, n]) by permutahedron projection.
 pub fn soft_rank_pav(_x: &Tensor, _reg: Regularization, _strength: f32, _order: Order) -> Result<Tensor> {
-    Err(Error::Invalid("soft_rank: the pav method is not implemented yet".into()))
+    Err(Error::Invalid(
+        "soft_rank: the pav method is not implemented yet".into(),
+    ))
 }
