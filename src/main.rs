@@ -1,7 +1,34 @@
+//! The `cprl` command line.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// cprl: trustworthy no-reference image quality assessment on any wgpu adapter.
+#[derive(Parser)]
+#[command(name = "cprl", version, about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the adapter, its limits and features, and prove it runs a kernel.
+    Doctor(cli::doctor::DoctorArgs),
+}
+
 fn main() {
-    let gpu = cprl::Gpu::new().unwrap();
-    println!("{gpu}");
-    let t = cprl::Tensor::full(&gpu, &[3, 100_000], 2.5).unwrap();
-    let v = t.to_vec().unwrap();
-    println!("{} {}", v[0], v[v.len() - 1]);
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Doctor(a) => cli::doctor::run(&a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        let code = match e.downcast_ref::<cprl::Error>() {
+            Some(cprl::Error::NoAdapter(_)) => 2,
+            _ => 1,
+        };
+        std::process::exit(code);
+    }
 }

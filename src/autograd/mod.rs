@@ -71,7 +71,7 @@ pub fn record<B: Backward + 'static>(out: Tensor, inputs: &[&Tensor], make: impl
 }
 
 /// Gradients of leaf tensors, keyed by tensor id.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Debug)]
 pub struct Grads {
     map: HashMap<u64, Tensor>,
 }

@@ -190,6 +190,7 @@ impl Gpu {
 
     /// Records one dispatch into the pending batch.
     pub fn launch(&self, l: Launch) -> Result<()> {
+        self.check_lost()?;
         if l.workgroups.contains(&0) {
             return Ok(());
         }

@@ -92,9 +92,7 @@ impl Gpu {
             }));
             let slot = lost.clone();
             device.set_device_lost_callback(move |reason, msg| {
-                if reason != wgpu::DeviceLostReason::Destroyed {
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {msg}"));
-                }
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {msg}"));
             });
         }
         let poison = std::env::var("CPRL_POISON").is_ok_and(|v| v == "1");
@@ -174,6 +172,7 @@ impl Gpu {
         let mut s = st.pool.stats();
         s.dispatches = self.dispatches.load(Ordering::Relaxed);
         s.submits = self.submits.load(Ordering::Relaxed);
+        s.pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
         s
     }
 
@@ -188,11 +187,17 @@ impl Gpu {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Fails once the device is lost, so no work is recorded on a dead device.
+    pub fn check_lost(&self) -> Result<()> {
+        match self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            Some(msg) => Err(Error::DeviceLost(msg)),
+            None => Ok(()),
+        }
+    }
+
     /// Checks for a lost device or an error wgpu reported asynchronously.
     pub fn check_errors(&self) -> Result<()> {
-        if let Some(msg) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(Error::DeviceLost(msg));
-        }
+        self.check_lost()?;
         if let Some(msg) = self.uncaptured.lock().unwrap_or_else(|p| p.into_inner()).take() {
             return Err(Error::Wgpu(msg));
         }
@@ -317,6 +322,7 @@ impl Gpu {
 
     /// A buffer of at least `bytes` bytes for a tensor, from the pool when one fits.
     pub fn alloc(self: &Arc<Self>, bytes: u64, what: &str) -> Result<Buf> {
+        self.check_lost()?;
         let limit = self.max_binding_bytes();
         if bytes > limit {
             return Err(Error::TooLarge {

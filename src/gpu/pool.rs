@@ -30,6 +30,8 @@ pub struct PoolStats {
     pub dispatches: u64,
     /// Queue submissions since the device opened.
     pub submits: u64,
+    /// Compute pipelines built (one per kernel, entry point, constants and layout).
+    pub pipelines: u64,
 }
 
 #[derive(Default)]

@@ -1,0 +1,3 @@
+//! Subcommands of the `cprl` binary, one module each.
+
+pub mod doctor;

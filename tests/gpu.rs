@@ -1,0 +1,218 @@
+//! The device layer: dispatch splitting, the pipeline cache, the buffer pool, and
+//! clear errors for shape mismatches, oversized buffers, broken shaders and a lost
+//! device.
+
+mod common;
+
+use common::*;
+use cprl::gpu::{Arg, Kernel, Launch, grid_1d};
+use cprl::ops::{elementwise as ew, fill, reduce};
+use cprl::{Error, Gpu, Tensor, autograd};
+
+#[test]
+fn dispatches_beyond_65535_workgroups_are_split_and_cover_every_element() {
+    // 20M elements at 256 per workgroup = 78,125 workgroups: more than one dimension holds.
+    let gpu = gpu();
+    let n = 20_000_000;
+    assert!(grid_1d((n as u64).div_ceil(256))[1] > 1);
+    let t = Tensor::full(&gpu, &[n], 1.5).unwrap();
+    let y = ew::affine(&t, 2.0, 1.0).unwrap();
+    let v = y.to_vec().unwrap();
+    // 2 * 1.5 + 1 = 4 everywhere, the last element included (poison would show NaN).
+    assert!(
+        v.iter().all(|&x| x == 4.0),
+        "first bad at {:?}",
+        v.iter().position(|&x| x != 4.0)
+    );
+}
+
+#[test]
+fn pipelines_are_built_once_per_kernel_and_constants() {
+    let gpu = Gpu::new().unwrap();
+    let x = Tensor::full(&gpu, &[10], 1.0).unwrap();
+    let _ = ew::relu(&x).unwrap();
+    let after_one = gpu.stats().pipelines;
+    for _ in 0..5 {
+        let _ = ew::relu(&x).unwrap();
+    }
+    assert_eq!(gpu.stats().pipelines, after_one);
+    let _ = ew::sigmoid(&x).unwrap();
+    assert_eq!(
+        gpu.stats().pipelines,
+        after_one + 1,
+        "another override constant is another pipeline"
+    );
+}
+
+#[test]
+fn a_steady_state_step_allocates_no_new_buffers() {
+    // A private device, so that no other test's allocations count.
+    let gpu = Gpu::new().unwrap();
+    let w = Tensor::from_slice(&gpu, &rand_vec(1, 4096), &[64, 64])
+        .unwrap()
+        .requires_grad_();
+    let x = Tensor::from_slice(&gpu, &rand_vec(2, 4096), &[64, 64]).unwrap();
+    let step = || {
+        let y = ew::tanh(&ew::mul(&w, &x).unwrap()).unwrap();
+        let loss = reduce::mean(&ew::square(&y).unwrap()).unwrap();
+        let grads = autograd::backward(&loss).unwrap();
+        let g = grads.of(&w).unwrap().to_vec().unwrap();
+        assert!(g.iter().all(|v| v.is_finite()));
+    };
+    step();
+    step();
+    let before = gpu.stats();
+    for _ in 0..3 {
+        step();
+    }
+    let after = gpu.stats();
+    assert_eq!(
+        after.buffers_created, before.buffers_created,
+        "{before:?} -> {after:?}"
+    );
+    assert!(after.reused > before.reused);
+}
+
+#[test]
+fn a_buffer_over_the_adapter_limit_is_a_clear_error() {
+    let gpu = gpu();
+    let limit = gpu.max_binding_bytes();
+    let n = (limit / 4 + 1) as usize;
+    match Tensor::empty(&gpu, &[n]) {
+        Err(Error::TooLarge {
+            bytes,
+            limit: l,
+            what,
+        }) => {
+            assert!(bytes > l && what.contains(&n.to_string()), "{what} {bytes} {l}");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_shader_that_does_not_compile_names_itself() {
+    let gpu = gpu();
+    let broken: &'static Kernel = Box::leak(Box::new(Kernel {
+        name: "broken_test_kernel",
+        source: "@group(0) @binding(0) var<uniform> p: vec4<u32>;\n@compute @workgroup_size(1)\nfn main() { let x: f32 = 1u; }\n",
+    }));
+    let t = Tensor::zeros(&gpu, &[4]).unwrap();
+    let e = gpu
+        .launch(Launch {
+            kernel: broken,
+            entry: "main",
+            constants: &[],
+            params: &[0; 16],
+            args: &[Arg::W(t.buf())],
+            workgroups: [1, 1, 1],
+        })
+        .unwrap_err();
+    assert!(matches!(e, Error::Shader { .. }), "{e:?}");
+    assert!(e.to_string().contains("broken_test_kernel"), "{e}");
+}
+
+#[test]
+fn a_lost_device_gives_errors_not_panics() {
+    let gpu = Gpu::new().unwrap();
+    let t = Tensor::full(&gpu, &[16], 1.0).unwrap();
+    gpu.device().destroy();
+    let _ = gpu.sync();
+    let r = fill::fill(&t, 2.0).and_then(|_| t.to_vec());
+    match r {
+        Err(Error::DeviceLost(msg)) => assert!(!msg.is_empty()),
+        other => panic!("expected DeviceLost, got {other:?}"),
+    }
+}
+
+#[test]
+fn writes_into_a_live_tensor_wait_for_earlier_kernels() {
+    // y = 2x is recorded, then x is overwritten from the host: y must still see the old x.
+    let gpu = gpu();
+    let x = Tensor::from_slice(&gpu, &[1.0, 2.0, 3.0], &[3]).unwrap();
+    let y = ew::scale(&x, 2.0).unwrap();
+    x.write(&[10.0, 20.0, 30.0]).unwrap();
+    assert_eq!(y.to_vec().unwrap(), vec![2.0, 4.0, 6.0]);
+    assert_eq!(x.to_vec().unwrap(), vec![10.0, 20.0, 30.0]);
+}
+
+#[test]
+fn recycled_buffers_never_alias_live_data() {
+    // Many short-lived temporaries inside one batch; the long-lived results must hold.
+    let gpu = gpu();
+    let mut keep = Vec::new();
+    for i in 0..50 {
+        let a = Tensor::full(&gpu, &[1000], i as f32).unwrap();
+        let b = ew::affine(&a, 1.0, 0.5).unwrap();
+        keep.push(ew::add(&b, &a).unwrap());
+    }
+    for (i, t) in keep.iter().enumerate() {
+        let v = t.to_vec().unwrap();
+        assert!(
+            v.iter().all(|&x| x == 2.0 * i as f32 + 0.5),
+            "tensor {i}: {}",
+            v[0]
+        );
+    }
+}
+
+#[test]
+fn f16_storage_round_trips() {
+    let gpu = gpu();
+    let v = [0.5f32, -1.25, 3.0, 65504.0];
+    let t = Tensor::from_slice(&gpu, &v, &[4]).unwrap();
+    let h = t.to_f16_vec().unwrap();
+    let back = Tensor::from_f16(&gpu, &h, &[4]).unwrap().to_vec().unwrap();
+    assert_eq!(back, v.to_vec(), "these values are exact in f16");
+}
+
+#[test]
+fn doctor_without_any_backend_exits_2_and_names_the_driver_packages() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cprl"))
+        .arg("doctor")
+        .env("WGPU_BACKEND", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mesa-vulkan-drivers") && err.contains("libvulkan1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gradient_accumulation_adds_micro_batches() {
+    let gpu = gpu();
+    let w = Tensor::from_slice(&gpu, &[1.0, -2.0], &[2])
+        .unwrap()
+        .requires_grad_();
+    let x1 = Tensor::from_slice(&gpu, &[3.0, 4.0], &[2]).unwrap();
+    let x2 = Tensor::from_slice(&gpu, &[5.0, 6.0], &[2]).unwrap();
+    // d/dw sum(w * x) = x, so the accumulated gradient is x1 + x2 = [8, 10].
+    let mut g = autograd::backward(&reduce::sum(&ew::mul(&w, &x1).unwrap()).unwrap()).unwrap();
+    g.accumulate(autograd::backward(&reduce::sum(&ew::mul(&w, &x2).unwrap()).unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(g.of(&w).unwrap().to_vec().unwrap(), vec![8.0, 10.0]);
+}
+
+#[test]
+fn no_grad_scopes_record_nothing_and_inputs_get_gradients() {
+    let gpu = gpu();
+    let x = Tensor::from_slice(&gpu, &[0.5, -0.5], &[2])
+        .unwrap()
+        .requires_grad_();
+    {
+        let _g = autograd::no_grad();
+        let y = ew::square(&x).unwrap();
+        assert!(!y.requires_grad() && y.is_leaf());
+    }
+    // d/dx sum(x^2) = 2x: the gradient with respect to an input, as attacks need.
+    let y = reduce::sum(&ew::square(&x).unwrap()).unwrap();
+    let g = autograd::backward(&y).unwrap();
+    assert_eq!(g.of(&x).unwrap().to_vec().unwrap(), vec![1.0, -1.0]);
+    let e = autograd::backward(&ew::square(&x).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a scalar"), "{e}");
+}
