@@ -11,6 +11,9 @@
 //   2 storage read_write parts: array<f32>, n_parts; this gradient writes slots
 //     offset .. offset + ceil(n / TILE)
 //   Lane l of workgroup w adds g[w * TILE + l + WG * k]^2 for k < K, then a tree.
+// entry `partial4`: the same with vec4 loads (n divisible by 4; binding 1 is then
+//   array<vec4<f32>>): lane l adds the vec4s w * TILE / 4 + l + WG * k, k < K / 4,
+//   so the tiles and the parts layout are those of `partial`.
 // entry `finish`: a single workgroup
 //   1 storage read       parts: array<f32>, n_parts
 //   2 storage read_write norm: array<f32>, 1 element: sqrt(sum of parts)
@@ -35,6 +38,8 @@ override K: u32 = 16u;
 // partial
 @group(0) @binding(1) var<storage, read> g_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> parts: array<f32>;
+// partial4
+@group(0) @binding(1) var<storage, read> g4_in: array<vec4<f32>>;
 // finish
 @group(0) @binding(1) var<storage, read> parts_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> norm_out: array<f32>;
@@ -69,6 +74,26 @@ fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         if (i < u.n) {
             let x = g_in[i];
             s = s + x * x;
+        }
+    }
+    let total = tree_sum(lid, s);
+    if (lid == 0u && w * WG * K < u.n) {
+        parts[u.offset + w] = total;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let w = wid.x + wid.y * nwg.x;
+    let base = w * WG * (K / 4u) + lid;
+    let n4 = u.n / 4u;
+    var s = 0.0;
+    for (var k = 0u; k < K / 4u; k = k + 1u) {
+        let j = base + k * WG;
+        if (j < n4) {
+            let x = g4_in[j];
+            s = s + dot(x, x);
         }
     }
     let total = tree_sum(lid, s);

@@ -6,21 +6,32 @@ mod common;
 use common::*;
 use cprl::Tensor;
 use cprl::autograd::{self, gradcheck::assert_grad};
-use cprl::ops::loss::{self, Pointwise};
+use cprl::ops::loss::{self, LossVersion, Pointwise};
 use cprl::reference::loss as r;
 
 /// Size 1 and 2, odd, not a multiple of the workgroup (256) or the tile (4096), one
-/// exact tile, several tiles, and the large batch of the task (100,000).
+/// exact tile, two tiles with a ragged end (odd and divisible by 4), and the large
+/// batch of the task (100,000).
 const SHAPES: &[&[usize]] = &[
     &[1],
     &[2],
     &[7],
+    &[2, 4],
     &[257, 1],
     &[3, 5, 7],
     &[4096],
     &[4097],
+    &[4100],
     &[100_000],
 ];
+
+/// The shapes a version takes (vec4 needs a count divisible by 4).
+fn shapes_for<T: Copy>(version: LossVersion, all: &[T], n: impl Fn(T) -> usize) -> Vec<T> {
+    all.iter()
+        .copied()
+        .filter(|&s| version != LossVersion::Vec4 || n(s).is_multiple_of(4))
+        .collect()
+}
 
 const HUBER: Pointwise = Pointwise::Huber { delta: 0.6 };
 
@@ -37,24 +48,36 @@ fn inputs(loss: Pointwise, salt: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
     (p, t)
 }
 
-fn forward_matches_ref(loss: Pointwise) {
+fn forward_matches_ref(loss: Pointwise, version: LossVersion) {
     let gpu = gpu();
-    for (k, &shape) in SHAPES.iter().enumerate() {
+    for (k, shape) in shapes_for(version, SHAPES, |s| s.iter().product())
+        .into_iter()
+        .enumerate()
+    {
         let n = shape.iter().product();
         let (pv, tv) = inputs(loss, 10 * k as u64, n);
         let p = Tensor::from_slice(&gpu, &pv, shape).unwrap();
         let t = Tensor::from_slice(&gpu, &tv, shape).unwrap();
-        let out = loss::pointwise(loss, &p, &t).unwrap();
+        let out = loss::pointwise_with(loss, &p, &t, version).unwrap();
         assert_eq!(out.shape(), &[] as &[usize]);
         let want = r::pointwise_forward_ref(loss, &f64s(&pv), &f64s(&tv));
         // f32 terms added in a tree of depth log2(n): a few 1e-7 relative.
-        assert_tensor(&format!("{loss:?} {shape:?}"), &out, &[want], 1e-7, 2e-6);
+        assert_tensor(
+            &format!("{loss:?} {version:?} {shape:?}"),
+            &out,
+            &[want],
+            1e-7,
+            2e-6,
+        );
     }
 }
 
-fn backward_matches_ref(loss: Pointwise) {
+fn backward_matches_ref(loss: Pointwise, version: LossVersion) {
     let gpu = gpu();
-    for (k, &shape) in SHAPES.iter().enumerate() {
+    for (k, shape) in shapes_for(version, SHAPES, |s| s.iter().product())
+        .into_iter()
+        .enumerate()
+    {
         let n: usize = shape.iter().product();
         let (pv, tv) = inputs(loss, 100 + 10 * k as u64, n);
         let (p64, t64) = (f64s(&pv), f64s(&tv));
@@ -104,7 +127,7 @@ fn backward_matches_ref(loss: Pointwise) {
         }
         let p = Tensor::from_slice(&gpu, &pv, shape).unwrap().requires_grad_();
         let t = Tensor::from_slice(&gpu, &tv, shape).unwrap().requires_grad_();
-        let out = loss::pointwise(loss, &p, &t).unwrap();
+        let out = loss::pointwise_with(loss, &p, &t, version).unwrap();
         let grads = autograd::backward_with(&out, &Tensor::scalar(&gpu, g as f32).unwrap()).unwrap();
         // One f32 expression per element; values scale like 1/n, so atol does too.
         let atol = 1e-7 / n as f64;
@@ -125,23 +148,36 @@ fn backward_matches_ref(loss: Pointwise) {
     }
 }
 
-macro_rules! pointwise_tests {
-    ($($fwd:ident, $bwd:ident: $loss:expr;)*) => {$(
-        #[test]
-        fn $fwd() {
-            forward_matches_ref($loss);
-        }
-        #[test]
-        fn $bwd() {
-            backward_matches_ref($loss);
+/// One module per (loss, pass), one test per version: e.g. `mse_forward_v1_matches_ref::vec4`.
+macro_rules! version_tests {
+    ($($name:ident: $check:ident($($arg:expr),*);)*) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn scalar() {
+                $check($($arg,)* LossVersion::Scalar);
+            }
+            #[test]
+            fn vec4() {
+                $check($($arg,)* LossVersion::Vec4);
+            }
+            #[test]
+            fn auto() {
+                $check($($arg,)* LossVersion::Auto);
+            }
         }
     )*};
 }
 
-pointwise_tests! {
-    mse_forward_v1_matches_ref, mse_backward_v1_matches_ref: Pointwise::Mse;
-    l1_forward_v1_matches_ref, l1_backward_v1_matches_ref: Pointwise::L1;
-    huber_forward_v1_matches_ref, huber_backward_v1_matches_ref: HUBER;
+version_tests! {
+    mse_forward_v1_matches_ref: forward_matches_ref(Pointwise::Mse);
+    mse_backward_v1_matches_ref: backward_matches_ref(Pointwise::Mse);
+    l1_forward_v1_matches_ref: forward_matches_ref(Pointwise::L1);
+    l1_backward_v1_matches_ref: backward_matches_ref(Pointwise::L1);
+    huber_forward_v1_matches_ref: forward_matches_ref(HUBER);
+    huber_backward_v1_matches_ref: backward_matches_ref(HUBER);
+    plcc_forward_v1_matches_ref: plcc_forward_matches_ref();
+    plcc_backward_v1_matches_ref: plcc_backward_matches_ref();
 }
 
 #[test]
@@ -178,12 +214,15 @@ fn pointwise_losses_of_known_values() {
     }
 }
 
-/// PLCC batches: 1, 2, odd, [B, 1] against [B], beyond one workgroup, large.
+/// PLCC batches: 1, 2, odd, [B, 1] against [B], a training batch, beyond one
+/// workgroup, large.
 const PLCC_SHAPES: &[(&[usize], &[usize])] = &[
     (&[1], &[1]),
     (&[2], &[2]),
     (&[3], &[3, 1]),
+    (&[4], &[4]),
     (&[7, 1], &[7, 1]),
+    (&[32, 1], &[32]),
     (&[33, 1], &[33]),
     (&[257], &[257]),
     (&[1000], &[1000]),
@@ -199,26 +238,36 @@ fn plcc_inputs(salt: u64, n: usize) -> (Vec<f32>, Vec<f32>) {
     (p, t)
 }
 
-#[test]
-fn plcc_forward_v1_matches_ref() {
+fn plcc_forward_matches_ref(version: LossVersion) {
     let gpu = gpu();
-    for (k, &(sp, st)) in PLCC_SHAPES.iter().enumerate() {
+    for (k, (sp, st)) in shapes_for(version, PLCC_SHAPES, |s| s.0[0])
+        .into_iter()
+        .enumerate()
+    {
         let n = sp[0];
         let (pv, tv) = plcc_inputs(200 + 10 * k as u64, n);
         let p = Tensor::from_slice(&gpu, &pv, sp).unwrap();
         let t = Tensor::from_slice(&gpu, &tv, st).unwrap();
-        let out = loss::plcc_loss(&p, &t).unwrap();
+        let out = loss::plcc_loss_with(&p, &t, loss::PLCC_EPS, version).unwrap();
         let (want, _) = r::plcc_forward_ref(&f64s(&pv), &f64s(&tv), loss::PLCC_EPS as f64);
         // f32 moments of centred values: r carries a few 1e-6 of relative error.
-        assert_tensor(&format!("plcc {sp:?} {st:?}"), &out, &[want], 2e-6, 1e-5);
+        assert_tensor(
+            &format!("plcc {version:?} {sp:?} {st:?}"),
+            &out,
+            &[want],
+            2e-6,
+            1e-5,
+        );
     }
 }
 
-#[test]
-fn plcc_backward_v1_matches_ref() {
+fn plcc_backward_matches_ref(version: LossVersion) {
     let gpu = gpu();
     let eps = loss::PLCC_EPS as f64;
-    for (k, &(sp, st)) in PLCC_SHAPES.iter().enumerate() {
+    for (k, (sp, st)) in shapes_for(version, PLCC_SHAPES, |s| s.0[0])
+        .into_iter()
+        .enumerate()
+    {
         let n = sp[0];
         let (pv, tv) = plcc_inputs(300 + 10 * k as u64, n);
         let (p64, t64) = (f64s(&pv), f64s(&tv));
@@ -253,7 +302,7 @@ fn plcc_backward_v1_matches_ref() {
         }
         let p = Tensor::from_slice(&gpu, &pv, sp).unwrap().requires_grad_();
         let t = Tensor::from_slice(&gpu, &tv, st).unwrap().requires_grad_();
-        let out = loss::plcc_loss(&p, &t).unwrap();
+        let out = loss::plcc_loss_with(&p, &t, loss::PLCC_EPS, version).unwrap();
         let grads = autograd::backward_with(&out, &Tensor::scalar(&gpu, g as f32).unwrap()).unwrap();
         let dp_gpu = grads.of(&p).unwrap();
         let dt_gpu = grads.of(&t).unwrap();
@@ -380,4 +429,8 @@ fn mismatched_shapes_name_both() {
     assert!(e.contains("[4]") && e.contains("[5, 1]"), "{e}");
     let e = loss::huber(&z(&[3]), &z(&[3]), 0.0).unwrap_err().to_string();
     assert!(e.contains("delta"), "{e}");
+    let e = loss::pointwise_with(Pointwise::Mse, &z(&[7]), &z(&[7]), LossVersion::Vec4)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("divisible by 4"), "{e}");
 }

@@ -28,7 +28,7 @@ fn shapes_for(version: OptimVersion) -> Vec<&'static [usize]> {
     SHAPES
         .iter()
         .copied()
-        .filter(|s| version != OptimVersion::Vec4 || s.iter().product::<usize>() % 4 == 0)
+        .filter(|s| version != OptimVersion::Vec4 || s.iter().product::<usize>().is_multiple_of(4))
         .collect()
 }
 
@@ -387,7 +387,7 @@ fn clip_matches_ref(version: OptimVersion) {
     let shapes: Vec<&[usize]> = CLIP_SHAPES
         .iter()
         .copied()
-        .filter(|s| version != OptimVersion::Vec4 || s.iter().product::<usize>() % 4 == 0)
+        .filter(|s| version != OptimVersion::Vec4 || s.iter().product::<usize>().is_multiple_of(4))
         .collect();
     // max_norm below the norm (clips) and above it (leaves the gradients as they are).
     for (k, ratio) in [0.25, 2.0].into_iter().enumerate() {

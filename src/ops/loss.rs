@@ -2,14 +2,15 @@
 //! `[]`) with a fused backward. Every sum runs in a fixed order that depends only on
 //! the sizes, so losses and gradients are bitwise reproducible.
 //!
-//! Versions:
+//! Versions (each kernel file has a per-element entry and a vec4 entry, see
+//! [`LossVersion`]):
 //! - `loss_pointwise_forward_v1`: workgroups reduce tiles of 4096 elements in a tree;
 //!   one more single-workgroup pass adds the tile sums (skipped when one tile covers
 //!   the input, so a batch loss is one dispatch).
-//! - `loss_pointwise_backward_v1`: one invocation per element; one dispatch per input
-//!   that wants a gradient.
+//! - `loss_pointwise_backward_v1`: one invocation per element (vec4); one dispatch
+//!   per input that wants a gradient.
 //! - `loss_plcc_forward_v1`: one workgroup, two passes (means, then centred moments).
-//! - `loss_plcc_backward_v1`: one invocation per element.
+//! - `loss_plcc_backward_v1`: one invocation per element (vec4).
 //!
 //! Bench: `cargo bench --bench kernels -- loss`.
 //!
@@ -40,6 +41,33 @@ pub const PLCC_EPS: f32 = 1e-8;
 /// Largest batch [`plcc_loss`] takes: its single workgroup loops twice over n / 256
 /// elements per lane, under llvmpipe's 65,535-iteration cap.
 pub const PLCC_MAX_BATCH: usize = 8_000_000;
+
+/// Which kernel entries a loss uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LossVersion {
+    /// Vec4 when the element count divides by 4, else per element.
+    #[default]
+    Auto,
+    /// One element per load, any size.
+    Scalar,
+    /// vec4 loads; an error when the count does not divide by 4.
+    Vec4,
+}
+
+impl LossVersion {
+    /// Whether `n` elements take the vec4 entries.
+    fn vec4(self, op: &'static str, n: usize) -> Result<bool> {
+        match self {
+            LossVersion::Auto => Ok(n.is_multiple_of(4)),
+            LossVersion::Scalar => Ok(false),
+            LossVersion::Vec4 if !n.is_multiple_of(4) => Err(Error::shape(
+                op,
+                format!("the vec4 kernels need a count divisible by 4, got {n}"),
+            )),
+            LossVersion::Vec4 => Ok(true),
+        }
+    }
+}
 
 /// A loss that is the mean of a term of `pred - target`; the discriminant order is
 /// the shaders' LOSS code.
@@ -111,6 +139,16 @@ pub fn huber(pred: &Tensor, target: &Tensor, delta: f32) -> Result<Tensor> {
 
 /// `mean(term(pred - target))` as a scalar tensor, recorded for backward.
 pub fn pointwise(loss: Pointwise, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    pointwise_with(loss, pred, target, LossVersion::Auto)
+}
+
+/// [`pointwise`] with a choice of kernel entries.
+pub fn pointwise_with(
+    loss: Pointwise,
+    pred: &Tensor,
+    target: &Tensor,
+    version: LossVersion,
+) -> Result<Tensor> {
     let op = loss.name();
     if pred.shape() != target.shape() {
         return Err(Error::shapes(
@@ -131,16 +169,18 @@ pub fn pointwise(loss: Pointwise, pred: &Tensor, target: &Tensor) -> Result<Tens
             "huber: delta must be positive, got {delta}"
         )));
     }
-    let out = pointwise_forward(loss, pred, target)?;
+    let vec4 = version.vec4(op, n)?;
+    let out = pointwise_forward(loss, pred, target, vec4)?;
     Ok(autograd::record(out, &[pred, target], || PointwiseBackward {
         loss,
+        vec4,
         pred: pred.clone(),
         target: target.clone(),
     }))
 }
 
 /// The forward kernels alone (no shape checks, no tape).
-fn pointwise_forward(loss: Pointwise, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+fn pointwise_forward(loss: Pointwise, pred: &Tensor, target: &Tensor, vec4: bool) -> Result<Tensor> {
     let gpu = pred.gpu();
     let n = pred.numel();
     let n_parts = n.div_ceil(TILE);
@@ -160,7 +200,7 @@ fn pointwise_forward(loss: Pointwise, pred: &Tensor, target: &Tensor) -> Result<
     };
     gpu.launch(Launch {
         kernel: &POINTWISE_FORWARD_V1,
-        entry: "partial",
+        entry: if vec4 { "partial4" } else { "partial" },
         constants: &constants,
         params: bytemuck::bytes_of(&p),
         args: &[Arg::R(pred.buf()), Arg::R(target.buf()), Arg::W(parts.buf())],
@@ -186,12 +226,14 @@ fn pointwise_backward(
     target: &Tensor,
     g: &Tensor,
     sign: f32,
+    vec4: bool,
 ) -> Result<Tensor> {
     let d = Tensor::empty(pred.gpu(), pred.shape())?;
     let n = pred.numel() as u32;
+    let units = if vec4 { n / 4 } else { n };
     pred.gpu().launch(Launch {
         kernel: &POINTWISE_BACKWARD_V1,
-        entry: "main",
+        entry: if vec4 { "main4" } else { "main" },
         constants: &[("WG", WG as f64), ("LOSS", loss.code() as f64)],
         params: bytemuck::bytes_of(&PointwiseBackwardParams {
             n,
@@ -205,13 +247,14 @@ fn pointwise_backward(
             Arg::R(g.buf()),
             Arg::W(d.buf()),
         ],
-        workgroups: grid_1d(n.div_ceil(WG) as u64),
+        workgroups: grid_1d(units.div_ceil(WG) as u64),
     })?;
     Ok(d)
 }
 
 struct PointwiseBackward {
     loss: Pointwise,
+    vec4: bool,
     pred: Tensor,
     target: Tensor,
 }
@@ -224,11 +267,11 @@ impl Backward for PointwiseBackward {
         // loss = mean(term(pred - target))  =>  dpred = g term'/n, dtarget = -dpred.
         let (p, t) = (&self.pred, &self.target);
         let dp = match needs[0] {
-            true => Some(pointwise_backward(self.loss, p, t, g, 1.0)?),
+            true => Some(pointwise_backward(self.loss, p, t, g, 1.0, self.vec4)?),
             false => None,
         };
         let dt = match needs[1] {
-            true => Some(pointwise_backward(self.loss, p, t, g, -1.0)?),
+            true => Some(pointwise_backward(self.loss, p, t, g, -1.0, self.vec4)?),
             false => None,
         };
         Ok(vec![dp, dt])
@@ -252,7 +295,7 @@ struct PlccBackwardParams {
 /// `1 - r` for Pearson's linear correlation r between `pred` and `target` over the
 /// batch, each shaped `[B]` or `[B, 1]`, with [`PLCC_EPS`]; see [`plcc_loss_eps`].
 pub fn plcc_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
-    plcc_loss_eps(pred, target, PLCC_EPS)
+    plcc_loss_with(pred, target, PLCC_EPS, LossVersion::Auto)
 }
 
 /// `1 - r` with `r = cov(p, t) / sqrt((var(p) + eps) * (var(t) + eps))` over the
@@ -268,6 +311,11 @@ pub fn plcc_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
 /// The backward is the analytic gradient of this expression, with respect to pred and,
 /// when it requires a gradient, target.
 pub fn plcc_loss_eps(pred: &Tensor, target: &Tensor, eps: f32) -> Result<Tensor> {
+    plcc_loss_with(pred, target, eps, LossVersion::Auto)
+}
+
+/// [`plcc_loss_eps`] with a choice of kernel entries.
+pub fn plcc_loss_with(pred: &Tensor, target: &Tensor, eps: f32, version: LossVersion) -> Result<Tensor> {
     let batch = |s: &[usize]| match s {
         [b] | [b, 1] => Some(*b),
         _ => None,
@@ -297,12 +345,13 @@ pub fn plcc_loss_eps(pred: &Tensor, target: &Tensor, eps: f32) -> Result<Tensor>
     if !(eps >= 0.0 && eps.is_finite()) {
         return Err(Error::Invalid(format!("plcc_loss: eps must be >= 0, got {eps}")));
     }
+    let vec4 = version.vec4("plcc_loss", b)?;
     let gpu = pred.gpu();
     let out = Tensor::empty(gpu, &[])?;
     let stats = Tensor::empty(gpu, &[8])?;
     gpu.launch(Launch {
         kernel: &PLCC_FORWARD_V1,
-        entry: "main",
+        entry: if vec4 { "main4" } else { "main" },
         constants: &[("WG", WG as f64)],
         params: bytemuck::bytes_of(&PlccForwardParams { n: b as u32, eps }),
         args: &[
@@ -317,16 +366,25 @@ pub fn plcc_loss_eps(pred: &Tensor, target: &Tensor, eps: f32) -> Result<Tensor>
         pred: pred.clone(),
         target: target.clone(),
         stats,
+        vec4,
     }))
 }
 
 /// Gradient of 1 - r with respect to `x` (`which` 0: x is pred; 1: x is target).
-fn plcc_backward(x: &Tensor, y: &Tensor, stats: &Tensor, g: &Tensor, which: u32) -> Result<Tensor> {
+fn plcc_backward(
+    x: &Tensor,
+    y: &Tensor,
+    stats: &Tensor,
+    g: &Tensor,
+    which: u32,
+    vec4: bool,
+) -> Result<Tensor> {
     let dx = Tensor::empty(x.gpu(), x.shape())?;
     let n = x.numel() as u32;
+    let units = if vec4 { n / 4 } else { n };
     x.gpu().launch(Launch {
         kernel: &PLCC_BACKWARD_V1,
-        entry: "main",
+        entry: if vec4 { "main4" } else { "main" },
         constants: &[("WG", WG as f64)],
         params: bytemuck::bytes_of(&PlccBackwardParams { n, which }),
         args: &[
@@ -336,7 +394,7 @@ fn plcc_backward(x: &Tensor, y: &Tensor, stats: &Tensor, g: &Tensor, which: u32)
             Arg::R(g.buf()),
             Arg::W(dx.buf()),
         ],
-        workgroups: grid_1d(n.div_ceil(WG) as u64),
+        workgroups: grid_1d(units.div_ceil(WG) as u64),
     })?;
     Ok(dx)
 }
@@ -346,6 +404,7 @@ struct PlccBackward {
     target: Tensor,
     /// mean_p, mean_t, var_p + eps, var_t + eps, cov, r, 1 / sqrt(var_p var_t), n.
     stats: Tensor,
+    vec4: bool,
 }
 
 impl Backward for PlccBackward {
@@ -355,11 +414,11 @@ impl Backward for PlccBackward {
     fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (p, t, s) = (&self.pred, &self.target, &self.stats);
         let dp = match needs[0] {
-            true => Some(plcc_backward(p, t, s, g, 0)?),
+            true => Some(plcc_backward(p, t, s, g, 0, self.vec4)?),
             false => None,
         };
         let dt = match needs[1] {
-            true => Some(plcc_backward(t, p, s, g, 1)?),
+            true => Some(plcc_backward(t, p, s, g, 1, self.vec4)?),
             false => None,
         };
         Ok(vec![dp, dt])

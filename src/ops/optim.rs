@@ -7,7 +7,7 @@
 //! - `optim_adam_v1`: the whole Adam/AdamW update in one pass; entries per element
 //!   and per vec4.
 //! - `optim_clip_norm_v1`: tile sums of squares per gradient, one workgroup adding
-//!   the tiles, then an in-place scale (per element or per vec4).
+//!   the tiles, then an in-place scale; per element or per vec4.
 //!
 //! [`OptimVersion::Auto`] takes the vec4 entries when the element count divides by 4,
 //! else the per-element ones. Bench: `cargo bench --bench kernels -- optim`.
@@ -609,7 +609,7 @@ pub fn clip_grad_norm_with(
     let norm = Tensor::empty(&gpu, &[])?;
     let constants = [("WG", WG as f64), ("K", K as f64)];
     let mut offset = 0;
-    for g in &gs {
+    for (g, &vec4) in gs.iter().zip(&vec4) {
         let tiles = g.numel().div_ceil(TILE);
         let u = ClipParams {
             n: g.numel() as u32,
@@ -619,7 +619,7 @@ pub fn clip_grad_norm_with(
         };
         gpu.launch(Launch {
             kernel: &CLIP_NORM_V1,
-            entry: "partial",
+            entry: if vec4 { "partial4" } else { "partial" },
             constants: &constants,
             params: bytemuck::bytes_of(&u),
             args: &[Arg::R(g.buf()), Arg::W(parts.buf())],
