@@ -434,3 +434,25 @@ fn mismatched_shapes_name_both() {
         .to_string();
     assert!(e.contains("divisible by 4"), "{e}");
 }
+
+#[test]
+fn plcc_forward_v1_matches_ref_largest_batch() {
+    // The largest batch plcc_loss takes: the per-element entry loops 2 * 31,250 times
+    // per lane, just under llvmpipe's 65,535-iteration cap.
+    let gpu = gpu();
+    let n = loss::PLCC_MAX_BATCH;
+    let (pv, tv) = plcc_inputs(600, n);
+    let p = Tensor::from_slice(&gpu, &pv, &[n]).unwrap();
+    let t = Tensor::from_slice(&gpu, &tv, &[n]).unwrap();
+    let (want, _) = r::plcc_forward_ref(&f64s(&pv), &f64s(&tv), loss::PLCC_EPS as f64);
+    for version in [LossVersion::Scalar, LossVersion::Vec4] {
+        let out = loss::plcc_loss_with(&p, &t, loss::PLCC_EPS, version).unwrap();
+        // f32 sums over 8M values in 256 lanes of 31,250: ~1e-4 relative on the moments.
+        assert_tensor(&format!("plcc {version:?} B={n}"), &out, &[want], 1e-4, 1e-4);
+    }
+    let e = loss::plcc_loss(
+        &Tensor::zeros(&gpu, &[n + 1]).unwrap(),
+        &Tensor::zeros(&gpu, &[n + 1]).unwrap(),
+    );
+    assert!(e.unwrap_err().to_string().contains("8000000"));
+}

@@ -530,3 +530,21 @@ fn bad_inputs_are_refused_with_their_shapes() {
         .unwrap_err();
     assert!(e.to_string().contains("parameter 3"), "{e}");
 }
+
+#[test]
+fn adam_step_v1_matches_ref_split_grid() {
+    // 2^24 + 3 elements take the per-element entry over 65,537 workgroups: beyond
+    // 65,535 per dimension, so the grid is split over x and y (see grid_1d).
+    let gpu = gpu();
+    let n = (1 << 24) + 3;
+    let cfg = AdamConfig::adamw(1e-2, 0.1);
+    let (p, mut host) = rand_tensor(&gpu, 8000, &[n]);
+    let p = p.requires_grad_();
+    let (gt, gh) = rand_tensor(&gpu, 8001, &[n]);
+    let mut g = Grads::default();
+    g.insert(p.id(), gt);
+    Adam::new(cfg).step(std::slice::from_ref(&p), &g).unwrap();
+    let (mut m, mut v, mut step) = (vec![0.0; n], vec![0.0; n], 0);
+    r::adam_step_ref(&cfg, &mut host, &gh, &mut m, &mut v, &mut step);
+    assert_tensor("adam split grid", &p, &host, ATOL, RTOL);
+}
