@@ -20,10 +20,12 @@
 //   0 uniform Params (as above)
 //   1 storage read       parts: array<f32>, n_parts
 //   2 storage read_write out: array<f32>, 1 element, the loss
-//   Lane l adds parts l, l + WG, ... (n_parts / WG iterations: at most 33 for the
+//   Lane l adds parts l, l + WG, ... (n_parts / WG iterations: at most 8 for the
 //   largest binding, far below llvmpipe's 65,535-iteration cap), then the tree.
-// WG 256 (a power of two for the tree; the WebGPU default maximum). K 16: 16 loop
-// iterations per lane in `partial`, 4 in `partial4`.
+// WG 256 (a power of two for the tree; the WebGPU default maximum). K 64 (tiles of
+// 16,384 elements): 64 loop iterations per lane in `partial`, 16 in `partial4`; fewer,
+// longer tiles than K 16 halved the time on lavapipe, where each workgroup's barriers
+// cost (benches/NOTES-loss-optim.md).
 
 struct Params {
     n: u32,
@@ -33,7 +35,7 @@ struct Params {
 }
 
 override WG: u32 = 256u;
-override K: u32 = 16u;
+override K: u32 = 64u;
 override LOSS: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -22,7 +22,8 @@
 // entries `scale` / `scale4`: one element (vec4) of one gradient per invocation
 //   1 storage read_write g: array<f32> (array<vec4<f32>> for scale4; n counts vec4s)
 //   2 storage read       norm: array<f32>, 1 element
-// WG 256 (a power of two for the tree). K 16.
+// WG 256 (a power of two for the tree). K 64 (tiles of 16,384 elements): fewer,
+// longer tiles than K 16 halved the time on lavapipe (benches/NOTES-loss-optim.md).
 
 struct Params {
     n: u32,
@@ -32,7 +33,7 @@ struct Params {
 }
 
 override WG: u32 = 256u;
-override K: u32 = 16u;
+override K: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> u: Params;
 // partial

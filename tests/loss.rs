@@ -9,7 +9,7 @@ use cprl::autograd::{self, gradcheck::assert_grad};
 use cprl::ops::loss::{self, LossVersion, Pointwise};
 use cprl::reference::loss as r;
 
-/// Size 1 and 2, odd, not a multiple of the workgroup (256) or the tile (4096), one
+/// Size 1 and 2, odd, not a multiple of the workgroup (256) or the tile (16,384), one
 /// exact tile, two tiles with a ragged end (odd and divisible by 4), and the large
 /// batch of the task (100,000).
 const SHAPES: &[&[usize]] = &[
@@ -19,9 +19,9 @@ const SHAPES: &[&[usize]] = &[
     &[2, 4],
     &[257, 1],
     &[3, 5, 7],
-    &[4096],
-    &[4097],
-    &[4100],
+    &[16384],
+    &[16385],
+    &[16388],
     &[100_000],
 ];
 

@@ -379,8 +379,8 @@ fn steady_state_steps_create_no_buffers() {
     assert!(after.dispatches > before.dispatches);
 }
 
-/// Gradient sets: one element, odd sizes, several tiles (4096) with a ragged end, 1M.
-const CLIP_SHAPES: &[&[usize]] = &[&[1], &[7, 3], &[3 * 4096 + 5], &[64], &[1 << 20]];
+/// Gradient sets: one element, odd sizes, several tiles (16,384) with a ragged end, 1M.
+const CLIP_SHAPES: &[&[usize]] = &[&[1], &[7, 3], &[3 * 16384 + 5], &[64], &[1 << 20]];
 
 fn clip_matches_ref(version: OptimVersion) {
     let gpu = gpu();

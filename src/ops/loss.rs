@@ -4,7 +4,7 @@
 //!
 //! Versions (each kernel file has a per-element entry and a vec4 entry, see
 //! [`LossVersion`]):
-//! - `loss_pointwise_forward_v1`: workgroups reduce tiles of 4096 elements in a tree;
+//! - `loss_pointwise_forward_v1`: workgroups reduce tiles of 16,384 elements in a tree;
 //!   one more single-workgroup pass adds the tile sums (skipped when one tile covers
 //!   the input, so a batch loss is one dispatch).
 //! - `loss_pointwise_backward_v1`: one invocation per element (vec4); one dispatch
@@ -32,7 +32,7 @@ static PLCC_FORWARD_V1: Kernel = kernel!("loss_plcc_forward_v1");
 static PLCC_BACKWARD_V1: Kernel = kernel!("loss_plcc_backward_v1");
 const WG: u32 = 256;
 /// Elements per lane in the first pass of the pointwise forward.
-const K: u32 = 16;
+const K: u32 = 64;
 /// Elements one workgroup of the pointwise forward reduces.
 pub const TILE: usize = (WG * K) as usize;
 

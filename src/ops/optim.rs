@@ -43,7 +43,7 @@ static ADAM_V1: Kernel = kernel!("optim_adam_v1");
 static CLIP_NORM_V1: Kernel = kernel!("optim_clip_norm_v1");
 const WG: u32 = 256;
 /// Elements per lane in the first pass of the norm.
-const K: u32 = 16;
+const K: u32 = 64;
 /// Elements one workgroup of the norm's first pass adds.
 const TILE: usize = (WG * K) as usize;
 
