@@ -29,6 +29,7 @@
 //! from a checkpoint has a new id: carry the state over with `state_dict` and
 //! `load_state_dict`, which address parameters by their position in the list.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use crate::autograd::Grads;
@@ -185,13 +186,15 @@ impl AdamConfig {
     }
 }
 
-/// The parameters that have a gradient, with it; errors on a shape mismatch or a
-/// parameter listed twice, before anything is dispatched.
+/// The non-empty parameters that have a gradient, with it and whether they take the
+/// vec4 entries; errors on a shape mismatch, a parameter listed twice or a size the
+/// version cannot take, before anything is dispatched.
 fn with_grads<'a>(
     op: &'static str,
     params: &'a [Tensor],
     grads: &'a Grads,
-) -> Result<Vec<(usize, &'a Tensor, &'a Tensor)>> {
+    version: OptimVersion,
+) -> Result<Vec<(&'a Tensor, &'a Tensor, bool)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (i, p) in params.iter().enumerate() {
@@ -209,7 +212,9 @@ fn with_grads<'a>(
                 format!("parameter {i} vs its gradient"),
             ));
         }
-        out.push((i, p, g));
+        if p.numel() > 0 {
+            out.push((p, g, version.vec4(op, p.numel())?));
+        }
     }
     Ok(out)
 }
@@ -287,12 +292,8 @@ impl Optimizer for Sgd {
     fn step(&mut self, params: &[Tensor], grads: &Grads) -> Result<()> {
         self.cfg.validate()?;
         let c = self.cfg;
-        for (_, p, g) in with_grads("sgd", params, grads)? {
+        for (p, g, vec4) in with_grads("sgd", params, grads, self.version)? {
             let n = p.numel();
-            if n == 0 {
-                continue;
-            }
-            let vec4 = self.version.vec4("sgd", n)?;
             let (units, wgs) = workgroups(n, vec4);
             let mut u = SgdParams {
                 n: units,
@@ -320,8 +321,8 @@ impl Optimizer for Sgd {
                 continue;
             }
             let st = match self.state.entry(p.id()) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(SgdState {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(SgdState {
                     buf: Tensor::empty(p.gpu(), p.shape())?,
                     started: false,
                 }),
@@ -432,15 +433,11 @@ impl Optimizer for Adam {
     fn step(&mut self, params: &[Tensor], grads: &Grads) -> Result<()> {
         self.cfg.validate()?;
         let c = self.cfg;
-        for (_, p, g) in with_grads("adam", params, grads)? {
+        for (p, g, vec4) in with_grads("adam", params, grads, self.version)? {
             let n = p.numel();
-            if n == 0 {
-                continue;
-            }
-            let vec4 = self.version.vec4("adam", n)?;
             let st = match self.state.entry(p.id()) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(AdamState {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(AdamState {
                     m: Tensor::zeros(p.gpu(), p.shape())?,
                     v: Tensor::zeros(p.gpu(), p.shape())?,
                     step: 0,
@@ -587,29 +584,20 @@ pub fn clip_grad_norm_with(
             "clip_grad_norm: max_norm must be finite and >= 0, got {max_norm}"
         )));
     }
-    let list = with_grads("clip_grad_norm", params, grads)?;
-    let gs: Vec<&Tensor> = list
-        .iter()
-        .map(|&(_, _, g)| g)
-        .filter(|g| g.numel() > 0)
-        .collect();
+    let list = with_grads("clip_grad_norm", params, grads, version)?;
     let Some(first) = params.first() else {
         return Err(Error::Invalid("clip_grad_norm: no parameters given".into()));
     };
     let gpu = first.gpu().clone();
-    if gs.is_empty() {
+    if list.is_empty() {
         return Tensor::zeros(&gpu, &[]);
     }
-    let vec4: Vec<bool> = gs
-        .iter()
-        .map(|g| version.vec4("clip_grad_norm", g.numel()))
-        .collect::<Result<_>>()?;
-    let n_parts: usize = gs.iter().map(|g| g.numel().div_ceil(TILE)).sum();
+    let n_parts: usize = list.iter().map(|(_, g, _)| g.numel().div_ceil(TILE)).sum();
     let parts = Tensor::empty(&gpu, &[n_parts])?;
     let norm = Tensor::empty(&gpu, &[])?;
     let constants = [("WG", WG as f64), ("K", K as f64)];
     let mut offset = 0;
-    for (g, &vec4) in gs.iter().zip(&vec4) {
+    for &(_, g, vec4) in &list {
         let tiles = g.numel().div_ceil(TILE);
         let u = ClipParams {
             n: g.numel() as u32,
@@ -642,7 +630,7 @@ pub fn clip_grad_norm_with(
         workgroups: [1, 1, 1],
     })?;
     let mut scaled: HashSet<*const Buf> = HashSet::new();
-    for (g, &vec4) in gs.iter().zip(&vec4) {
+    for &(_, g, vec4) in &list {
         if !scaled.insert(g.buf() as *const Buf) {
             continue;
         }
