@@ -6,7 +6,8 @@
 //   p = p - lr * d
 // Entries `plain` / `plain4` skip the momentum lines (momentum == 0, no buffer);
 // `momentum` / `momentum4` run them. The `*4` entries move one vec4 per invocation
-// (the element count must divide by 4), the others one element; both share `update`.
+// (the element count must divide by 4), the others one element; all four share the
+// helpers below, written on vec4 (the per-element entries use the x lane).
 //
 // bindings
 //   0 uniform Params { n (elements, or vec4s for the *4 entries), first, nesterov,

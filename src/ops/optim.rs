@@ -572,7 +572,7 @@ pub fn clip_grad_norm(params: &[Tensor], grads: &mut Grads, max_norm: f32) -> Re
     clip_grad_norm_with(params, grads, max_norm, OptimVersion::Auto)
 }
 
-/// [`clip_grad_norm`] with a choice of the scale entries.
+/// [`clip_grad_norm`] with a choice of kernel entries (the sums and the scale).
 pub fn clip_grad_norm_with(
     params: &[Tensor],
     grads: &mut Grads,
