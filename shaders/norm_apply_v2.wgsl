@@ -10,7 +10,10 @@
 // Lane l of workgroup (x, plane) handles vec4s x*WG*steps + l + k*WG, k < steps: the
 // coefficient lookup is once per lane and the channel comes from the workgroup id, so
 // no lane divides. Grid: x = ceil(hw4 / (WG*steps)), plane = wid.y + wid.z * nwg.y.
-// WG 64: small planes (28x28 = 196 vec4s) keep most lanes busy.
+// WG (override) is the launch shape: 64 on GPUs (neighbouring lanes read neighbouring
+// vec4s; a 28x28 plane of 196 vec4s still fills three quarters of them), 8 on CPU
+// drivers (one SIMD row of lavapipe, which then walks a long run of its plane 128
+// contiguous bytes at a time, with many steps per lane).
 
 struct Params {
     hw4: u32,

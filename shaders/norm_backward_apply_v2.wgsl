@@ -9,7 +9,11 @@
 //   3 storage read       bcoef: array<vec4<f32>>, (scale, shift, a, b) per channel
 //     (MODE 0) or per plane (MODE 1)
 //   4 storage read_write dx: array<vec4<f32>>, [N, C, H*W/4]
-// Lanes walk their plane as in norm_apply_v2. WG 64.
+// Lanes walk their plane as in norm_apply_v2.
+// WG (override) is the launch shape: 64 on GPUs (neighbouring lanes read neighbouring
+// vec4s; a 28x28 plane of 196 vec4s still fills three quarters of them), 8 on CPU
+// drivers (one SIMD row of lavapipe, which then walks a long run of its plane 128
+// contiguous bytes at a time, with many steps per lane).
 
 struct Params {
     hw4: u32,

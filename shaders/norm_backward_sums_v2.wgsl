@@ -12,7 +12,10 @@
 //   4 storage read_write parts: array<vec2<f32>>, [rows, slots], rows as in
 //     norm_stats_v2 (MODE 0: c*N + n, channel-major; MODE 1: the plane)
 // Lanes read vec4s as in norm_stats_v2 (steps <= 4096); a lane past the plane writes 0.
-// WG 64, as norm_stats_v2.
+// WG (override) is the launch shape: 64 on GPUs (neighbouring lanes read neighbouring
+// vec4s; a 28x28 plane of 196 vec4s still fills three quarters of them), 8 on CPU
+// drivers (one SIMD row of lavapipe, which then walks a long run of its plane 128
+// contiguous bytes at a time, with many steps per lane).
 
 struct Params {
     hw4: u32,

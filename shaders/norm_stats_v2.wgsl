@@ -13,7 +13,10 @@
 // plane p (neighbouring lanes read neighbouring vec4s), summing x - shift and its
 // square with the lane's first value as the shift. Loops: steps <= 4096.
 // Grid: x = ceil(hw4 / (WG*steps)), plane = wid.y + wid.z * nwg.y.
-// WG 64: a 28x28 plane (196 vec4s) still fills three quarters of the lanes.
+// WG (override) is the launch shape: 64 on GPUs (neighbouring lanes read neighbouring
+// vec4s; a 28x28 plane of 196 vec4s still fills three quarters of them), 8 on CPU
+// drivers (one SIMD row of lavapipe, which then walks a long run of its plane 128
+// contiguous bytes at a time, with many steps per lane).
 
 struct Params {
     hw4: u32,

@@ -35,7 +35,8 @@ fn sum_atol(m: usize) -> f64 {
 }
 
 fn fits(version: NormVersion, shape: &[usize]) -> bool {
-    version != NormVersion::V2 || (shape.len() == 4 && (shape[2] * shape[3]).is_multiple_of(4))
+    !matches!(version, NormVersion::V2 | NormVersion::V2Narrow)
+        || (shape.len() == 4 && (shape[2] * shape[3]).is_multiple_of(4))
 }
 
 struct BnInputs {
@@ -184,14 +185,18 @@ macro_rules! version_tests {
 version_tests! {
     batch_norm_forward_v1_matches_ref: bn_forward_matches_ref, NormVersion::V1;
     batch_norm_forward_v2_matches_ref: bn_forward_matches_ref, NormVersion::V2;
+    batch_norm_forward_v2narrow_matches_ref: bn_forward_matches_ref, NormVersion::V2Narrow;
     batch_norm_forward_auto_matches_ref: bn_forward_matches_ref, NormVersion::Auto;
     batch_norm_backward_v1_matches_ref: bn_backward_matches_ref, NormVersion::V1;
     batch_norm_backward_v2_matches_ref: bn_backward_matches_ref, NormVersion::V2;
+    batch_norm_backward_v2narrow_matches_ref: bn_backward_matches_ref, NormVersion::V2Narrow;
     batch_norm_backward_auto_matches_ref: bn_backward_matches_ref, NormVersion::Auto;
     batch_norm_forward_v1_matches_ref_large: bn_large_forward, NormVersion::V1;
     batch_norm_forward_v2_matches_ref_large: bn_large_forward, NormVersion::V2;
+    batch_norm_forward_v2narrow_matches_ref_large: bn_large_forward, NormVersion::V2Narrow;
     batch_norm_backward_v1_matches_ref_large: bn_large_backward, NormVersion::V1;
     batch_norm_backward_v2_matches_ref_large: bn_large_backward, NormVersion::V2;
+    batch_norm_backward_v2narrow_matches_ref_large: bn_large_backward, NormVersion::V2Narrow;
 }
 
 /// 401,408 values per channel: far past llvmpipe's 65,535 loop iterations if one
@@ -381,7 +386,7 @@ fn batch_norm_rejects_bad_shapes() {
 }
 
 /// Group-norm cases (shape, groups): [N, C], one-element groups, odd planes, a
-/// single group, C/G > 256 (V2 statistics fall back to V1), and 401,408 values per
+/// single group, C/G > 256 (with V2 the statistics fall back to V1), and 401,408 values per
 /// group.
 const GN_CASES: &[(&[usize], usize)] = &[
     (&[2, 4], 2),
@@ -457,9 +462,11 @@ fn gn_large(version: NormVersion) {
 version_tests! {
     group_norm_forward_backward_v1_matches_ref: gn_matches_ref, NormVersion::V1;
     group_norm_forward_backward_v2_matches_ref: gn_matches_ref, NormVersion::V2;
+    group_norm_forward_backward_v2narrow_matches_ref: gn_matches_ref, NormVersion::V2Narrow;
     group_norm_forward_backward_auto_matches_ref: gn_matches_ref, NormVersion::Auto;
     group_norm_forward_backward_v1_matches_ref_large: gn_large, NormVersion::V1;
     group_norm_forward_backward_v2_matches_ref_large: gn_large, NormVersion::V2;
+    group_norm_forward_backward_v2narrow_matches_ref_large: gn_large, NormVersion::V2Narrow;
 }
 
 #[test]

@@ -14,12 +14,19 @@
 //! Versions ([`NormVersion`]), for the four bulk passes:
 //! - V1 `norm_{stats,apply,backward_sums,backward_apply}_v1`: the naive port, one flat
 //!   index (divisions per element), scalar loads, any shape.
-//! - V2 `norm_*_v2`: planes on the grid (no per-lane division), vec4 loads, lanes of a
-//!   workgroup on neighbouring vec4s. Needs H*W % 4 == 0. A statistics pass whose
-//!   partial count per set would pass 16384 (batch > 256, or group norm with C/G > 256)
-//!   runs V1.
-//! - `Auto` (default): V2 when H*W % 4 == 0 and H*W >= 128 (smaller planes leave most
-//!   V2 lanes idle), else V1.
+//! - V2 `norm_*_v2`: planes on the grid (no per-lane division), vec4 loads; needs
+//!   H*W % 4 == 0. Two launch shapes of the same kernels:
+//!   `V2` 64-lane workgroups, neighbouring lanes on neighbouring vec4s, at most 4
+//!   vec4s per apply lane (what a GPU wants);
+//!   `V2Narrow` 8-lane workgroups, one SIMD row of lavapipe, each lane walking up to
+//!   128 vec4s (whole planes in the reductions): 1.5x faster than `V2` on lavapipe,
+//!   at the speed of a vec4 elementwise pass per tensor access.
+//!   A statistics pass whose partial count per set would pass 16384 (batch > 256
+//!   with `V2`, or group norm with many channels per group) runs V1.
+//! - `Auto` (default): `V2Narrow` on CPU adapters and `V2` on others when H*W % 4 == 0
+//!   and H*W >= 128 (smaller planes leave most lanes idle), else V1. The choice is by
+//!   adapter type rather than `tune::choose`: the winner did not depend on the shape,
+//!   and timed picks on a busy 2-core machine were unreliable (+-30% run to run).
 //!
 //! Shared kernels, one version: `batch_norm_finalize_v1` (entries `train`, `eval`),
 //! `batch_norm_backward_finalize_v1`, `group_norm_finalize_v1`,
@@ -29,6 +36,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::gpu::{Arg, Kernel, Launch, grid_1d};
 use crate::kernel;
 use crate::ops::reduce;
@@ -50,7 +58,7 @@ static GN_BACKWARD_FINALIZE: Kernel = kernel!("group_norm_backward_finalize_v1")
 
 /// Workgroup size of the flat (V1) passes.
 const WG_FLAT: u32 = 256;
-/// Workgroup size of the plane-grid (V2) passes and of the finalizes.
+/// Workgroup size of the finalizes (one invocation per channel or group).
 const WG_PLANE: u32 = 64;
 /// Most partials one finalize invocation combines (its loop trip count).
 const MAX_PARTS: usize = 16384;
@@ -58,19 +66,23 @@ const MAX_PARTS: usize = 16384;
 const FLAT_CHUNK: usize = 1024;
 /// Most vec4s one V2 statistics lane reads.
 const MAX_STATS_STEPS: usize = 4096;
-/// Vec4s one V2 apply lane writes (see benches/NOTES-pool-norm.md).
-const APPLY_STEPS: usize = 4;
 /// Smallest plane `Auto` runs with V2.
 const AUTO_V2_MIN_HW: usize = 128;
 
 /// Which kernels run the bulk passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum NormVersion {
-    /// V2 when H*W % 4 == 0 and H*W >= 128, else V1.
+    /// V2Narrow on CPU adapters and V2 elsewhere when H*W % 4 == 0 and H*W >= 128,
+    /// else V1.
     #[default]
     Auto,
     V1,
+    /// The `*_v2` kernels in 64-lane workgroups, lanes on neighbouring vec4s, a few
+    /// vec4s each: the shape a GPU wants.
     V2,
+    /// The `*_v2` kernels in 8-lane workgroups (one SIMD row of lavapipe), each lane
+    /// walking long runs of its plane: lavapipe's fastest.
+    V2Narrow,
 }
 
 /// Batch-norm settings (torch's defaults).
@@ -221,12 +233,41 @@ struct PlaneSumParams {
     _pad: [u32; 2],
 }
 
-/// V2 reduction layout: (vec4s per lane, workgroups per plane, partials per plane).
-fn plane_sum_layout(hw4: usize) -> (usize, usize, usize) {
-    let steps = hw4.div_ceil(WG_PLANE as usize).clamp(1, MAX_STATS_STEPS);
-    let nx = hw4.div_ceil(WG_PLANE as usize * steps).max(1);
-    (steps, nx, nx * WG_PLANE as usize)
+/// Launch shape of the plane-grid (V2) kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lanes {
+    /// Workgroup size.
+    wg: u32,
+    /// Most vec4s one apply lane handles.
+    apply_steps: usize,
 }
+
+impl Lanes {
+    /// Reduction layout: (vec4s per lane, workgroups per plane, partials per plane).
+    fn sums(self, hw4: usize) -> (usize, usize, usize) {
+        let wg = self.wg as usize;
+        let steps = hw4.div_ceil(wg).clamp(1, MAX_STATS_STEPS);
+        let nx = hw4.div_ceil(wg * steps).max(1);
+        (steps, nx, nx * wg)
+    }
+    /// Apply layout: (vec4s per lane, workgroups per plane).
+    fn apply(self, hw4: usize) -> (usize, usize) {
+        let wg = self.wg as usize;
+        let steps = hw4.div_ceil(wg).clamp(1, self.apply_steps);
+        (steps, hw4.div_ceil(wg * steps))
+    }
+}
+
+/// 64-lane workgroups, lanes on neighbouring vec4s, a few vec4s each.
+const WIDE: Lanes = Lanes {
+    wg: 64,
+    apply_steps: 4,
+};
+/// 8-lane workgroups (one SIMD row of lavapipe), each lane walking long runs.
+const NARROW: Lanes = Lanes {
+    wg: 8,
+    apply_steps: 128,
+};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -252,25 +293,42 @@ fn plane_grid(nx: usize, planes: usize) -> [u32; 3] {
     [nx as u32, planes.min(MAX) as u32, planes.div_ceil(MAX) as u32]
 }
 
-/// Whether the bulk passes run V2.
-fn use_v2(op: &'static str, version: NormVersion, shape: &[usize], geo: &Geo) -> Result<bool> {
+/// The launch shape of the V2 kernels for the bulk passes, or None for V1.
+fn lanes(
+    op: &'static str,
+    version: NormVersion,
+    shape: &[usize],
+    geo: &Geo,
+    gpu: &Gpu,
+) -> Result<Option<Lanes>> {
     let fits = geo.hw.is_multiple_of(4) && geo.hw > 0;
+    let need_fit = |l: Lanes| {
+        if fits {
+            Ok(Some(l))
+        } else {
+            Err(Error::shape(
+                op,
+                format!("{shape:?}: the V2 kernels need H*W divisible by 4"),
+            ))
+        }
+    };
     match version {
-        NormVersion::Auto => Ok(fits && geo.hw >= AUTO_V2_MIN_HW),
-        NormVersion::V1 => Ok(false),
-        NormVersion::V2 if fits => Ok(true),
-        NormVersion::V2 => Err(Error::shape(
-            op,
-            format!("{shape:?}: the V2 kernels need H*W divisible by 4"),
-        )),
+        NormVersion::Auto if fits && geo.hw >= AUTO_V2_MIN_HW => {
+            Ok(Some(if gpu.is_cpu() { NARROW } else { WIDE }))
+        }
+        NormVersion::Auto | NormVersion::V1 => Ok(None),
+        NormVersion::V2 => need_fit(WIDE),
+        NormVersion::V2Narrow => need_fit(NARROW),
     }
 }
 
 /// Partial statistics (count, mean, M2) of x per set: [sets, parts, 4], and `parts`.
-fn stats(x: &Tensor, geo: &Geo, grouping: Grouping, v2: bool) -> Result<(Tensor, usize)> {
+fn stats(x: &Tensor, geo: &Geo, grouping: Grouping, lanes: Option<Lanes>) -> Result<(Tensor, usize)> {
     let gpu = x.gpu();
-    let (steps, nx, slots) = plane_sum_layout(geo.hw / 4);
-    if v2 && grouping.planes_per_set(geo) * slots <= MAX_PARTS {
+    if let Some(l) = lanes
+        && let (steps, nx, slots) = l.sums(geo.hw / 4)
+        && grouping.planes_per_set(geo) * slots <= MAX_PARTS
+    {
         let parts = Tensor::empty(gpu, &[geo.planes() * slots, 4])?;
         let p = PlaneSumParams {
             hw4: (geo.hw / 4) as u32,
@@ -284,7 +342,7 @@ fn stats(x: &Tensor, geo: &Geo, grouping: Grouping, v2: bool) -> Result<(Tensor,
         gpu.launch(Launch {
             kernel: &STATS_V2,
             entry: "main",
-            constants: &[("WG", WG_PLANE as f64), ("MODE", grouping.mode())],
+            constants: &[("WG", l.wg as f64), ("MODE", grouping.mode())],
             params: bytemuck::bytes_of(&p),
             args: &[Arg::R(x.buf()), Arg::W(parts.buf())],
             workgroups: plane_grid(nx, geo.planes()),
@@ -312,12 +370,14 @@ fn backward_sums(
     geo: &Geo,
     grouping: Grouping,
     relu: bool,
-    v2: bool,
+    lanes: Option<Lanes>,
 ) -> Result<(Tensor, usize)> {
     let gpu = x.gpu();
     let relu = if relu { 1.0 } else { 0.0 };
-    let (steps, nx, slots) = plane_sum_layout(geo.hw / 4);
-    if v2 && grouping.planes_per_set(geo) * slots <= MAX_PARTS {
+    if let Some(l) = lanes
+        && let (steps, nx, slots) = l.sums(geo.hw / 4)
+        && grouping.planes_per_set(geo) * slots <= MAX_PARTS
+    {
         let parts = Tensor::empty(gpu, &[geo.planes() * slots, 2])?;
         let p = PlaneSumParams {
             hw4: (geo.hw / 4) as u32,
@@ -331,7 +391,7 @@ fn backward_sums(
         gpu.launch(Launch {
             kernel: &BACKWARD_SUMS_V2,
             entry: "main",
-            constants: &[("WG", WG_PLANE as f64), ("MODE", grouping.mode()), ("RELU", relu)],
+            constants: &[("WG", l.wg as f64), ("MODE", grouping.mode()), ("RELU", relu)],
             params: bytemuck::bytes_of(&p),
             args: &[
                 Arg::R(x.buf()),
@@ -363,7 +423,14 @@ fn backward_sums(
 
 /// The forward apply (`ins` = [x]) or backward apply (`ins` = [x, g]) pass: one output
 /// shaped as x from coefficients per channel (`per_plane` false) or per plane.
-fn apply(ins: &[&Tensor], coef: &Tensor, geo: &Geo, per_plane: bool, relu: bool, v2: bool) -> Result<Tensor> {
+fn apply(
+    ins: &[&Tensor],
+    coef: &Tensor,
+    geo: &Geo,
+    per_plane: bool,
+    relu: bool,
+    lanes: Option<Lanes>,
+) -> Result<Tensor> {
     let x = ins[0];
     let gpu = x.gpu();
     let out = Tensor::empty(gpu, x.shape())?;
@@ -373,10 +440,9 @@ fn apply(ins: &[&Tensor], coef: &Tensor, geo: &Geo, per_plane: bool, relu: bool,
     args.push(Arg::W(out.buf()));
     let mode = if per_plane { 1.0 } else { 0.0 };
     let relu = if relu { 1.0 } else { 0.0 };
-    if v2 {
+    if let Some(l) = lanes {
         let hw4 = geo.hw / 4;
-        let steps = hw4.div_ceil(WG_PLANE as usize).clamp(1, APPLY_STEPS);
-        let nx = hw4.div_ceil(WG_PLANE as usize * steps);
+        let (steps, nx) = l.apply(hw4);
         let p = PlaneApplyParams {
             hw4: hw4 as u32,
             planes: geo.planes() as u32,
@@ -386,7 +452,7 @@ fn apply(ins: &[&Tensor], coef: &Tensor, geo: &Geo, per_plane: bool, relu: bool,
         gpu.launch(Launch {
             kernel: if backward { &BACKWARD_APPLY_V2 } else { &APPLY_V2 },
             entry: "main",
-            constants: &[("WG", WG_PLANE as f64), ("MODE", mode), ("RELU", relu)],
+            constants: &[("WG", l.wg as f64), ("MODE", mode), ("RELU", relu)],
             params: bytemuck::bytes_of(&p),
             args: &args,
             workgroups: plane_grid(nx, geo.planes()),
@@ -458,7 +524,7 @@ pub fn batch_norm(
             format!("{:?}: training needs more than one value per channel", x.shape()),
         ));
     }
-    let v2 = use_v2(OP, opts.version, x.shape(), &geo)?;
+    let lanes = lanes(OP, opts.version, x.shape(), &geo, x.gpu())?;
     let gpu = x.gpu();
     let coef = Tensor::empty(gpu, &[geo.c, 4])?;
     let mut p = BnFinalizeParams {
@@ -480,7 +546,7 @@ pub fn batch_norm(
         Arg::W(coef.buf()),
     ];
     if training {
-        let (parts, n_parts) = stats(x, &geo, Grouping::Channels, v2)?;
+        let (parts, n_parts) = stats(x, &geo, Grouping::Channels, lanes)?;
         p.parts = n_parts as u32;
         let mut args = base_args.to_vec();
         args.push(Arg::R(parts.buf()));
@@ -502,14 +568,14 @@ pub fn batch_norm(
             workgroups: grid,
         })?;
     }
-    let y = apply(&[x], &coef, &geo, false, opts.relu, v2)?;
+    let y = apply(&[x], &coef, &geo, false, opts.relu, lanes)?;
     Ok(autograd::record(y, &[x, gamma, beta], || BatchNormBackward {
         x: x.clone(),
         coef,
         geo,
         training,
         relu: opts.relu,
-        v2,
+        lanes,
     }))
 }
 
@@ -545,7 +611,7 @@ struct BatchNormBackward {
     geo: Geo,
     training: bool,
     relu: bool,
-    v2: bool,
+    lanes: Option<Lanes>,
 }
 
 impl Backward for BatchNormBackward {
@@ -562,7 +628,7 @@ impl Backward for BatchNormBackward {
             geo,
             Grouping::Channels,
             self.relu,
-            self.v2,
+            self.lanes,
         )?;
         let dgamma = Tensor::empty(gpu, &[geo.c])?;
         let dbeta = Tensor::empty(gpu, &[geo.c])?;
@@ -591,7 +657,7 @@ impl Backward for BatchNormBackward {
             workgroups: grid_1d((geo.c as u64).div_ceil(WG_PLANE as u64)),
         })?;
         let dx = if needs[0] {
-            Some(apply(&[&self.x, g], &bcoef, geo, false, self.relu, self.v2)?)
+            Some(apply(&[&self.x, g], &bcoef, geo, false, self.relu, self.lanes)?)
         } else {
             None
         };
@@ -641,11 +707,11 @@ pub fn group_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, opts: &GroupNorm) -
             ),
         ));
     }
-    let v2 = use_v2(OP, opts.version, x.shape(), &geo)?;
+    let lanes = lanes(OP, opts.version, x.shape(), &geo, x.gpu())?;
     let gpu = x.gpu();
     let coef = Tensor::empty(gpu, &[geo.planes(), 4])?;
     let sets = geo.n * opts.groups;
-    let (parts, n_parts) = stats(x, &geo, Grouping::Groups(cg), v2)?;
+    let (parts, n_parts) = stats(x, &geo, Grouping::Groups(cg), lanes)?;
     let p = GnFinalizeParams {
         sets: sets as u32,
         parts: n_parts as u32,
@@ -668,14 +734,14 @@ pub fn group_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, opts: &GroupNorm) -
         ],
         workgroups: grid_1d((sets as u64).div_ceil(WG_PLANE as u64)),
     })?;
-    let y = apply(&[x], &coef, &geo, true, false, v2)?;
+    let y = apply(&[x], &coef, &geo, true, false, lanes)?;
     Ok(autograd::record(y, &[x, gamma, beta], || GroupNormBackward {
         x: x.clone(),
         gamma: gamma.clone(),
         coef,
         geo,
         cg,
-        v2,
+        lanes,
     }))
 }
 
@@ -702,7 +768,7 @@ struct GroupNormBackward {
     coef: Tensor,
     geo: Geo,
     cg: usize,
-    v2: bool,
+    lanes: Option<Lanes>,
 }
 
 impl Backward for GroupNormBackward {
@@ -713,7 +779,8 @@ impl Backward for GroupNormBackward {
         let geo = &self.geo;
         let gpu = g.gpu();
         let planes = geo.planes();
-        let (parts, n_parts) = backward_sums(&self.x, g, &self.coef, geo, Grouping::Planes, false, self.v2)?;
+        let (parts, n_parts) =
+            backward_sums(&self.x, g, &self.coef, geo, Grouping::Planes, false, self.lanes)?;
         // Per plane: a = sum g, b = sum g * xhat, shaped [N, C].
         let a = Tensor::empty(gpu, &[geo.n, geo.c])?;
         let b = Tensor::empty(gpu, &[geo.n, geo.c])?;
@@ -750,7 +817,7 @@ impl Backward for GroupNormBackward {
                 ],
                 workgroups: grid_1d((sets as u64).div_ceil(WG_PLANE as u64)),
             })?;
-            Some(apply(&[&self.x, g], &bcoef, geo, true, false, self.v2)?)
+            Some(apply(&[&self.x, g], &bcoef, geo, true, false, self.lanes)?)
         } else {
             None
         };
