@@ -21,6 +21,10 @@ struct Params {
     ph: u32,
     pw: u32,
     include_pad: u32,
+    planes: u32,
+    _q0: u32,
+    _q1: u32,
+    _q2: u32,
 }
 
 override WG: u32 = 256u;

@@ -1,7 +1,7 @@
 // pool_max2d_backward_v1: dx of max pooling, gathered (no atomics, deterministic).
 //
 // bindings
-//   0 uniform Params { n_in: N*C*H*W, h, w, oh, ow, kh, kw, sh, sw, ph, pw }
+//   0 uniform Params { n_in: N*C*H*W, h, w, oh, ow, kh, kw, sh, sw, ph, pw; planes unused }
 //   1 storage read       g: array<f32>, [N, C, OH, OW] gradient of the output
 //   2 storage read       idx: array<f32>, [N, C, OH, OW] argmax plane indices
 //   3 storage read_write dx: array<f32>, [N, C, H, W]
@@ -22,6 +22,10 @@ struct Params {
     ph: u32,
     pw: u32,
     _p0: u32,
+    planes: u32,
+    _q0: u32,
+    _q1: u32,
+    _q2: u32,
 }
 
 override WG: u32 = 256u;

@@ -2,7 +2,7 @@
 // saving the argmax for the backward.
 //
 // bindings
-//   0 uniform Params { n_out: N*C*OH*OW, h, w, oh, ow, kh, kw, sh, sw, ph, pw }
+//   0 uniform Params { n_out: N*C*OH*OW, h, w, oh, ow, kh, kw, sh, sw, ph, pw; planes unused }
 //   1 storage read       x: array<f32>, [N, C, H, W]
 //   2 storage read_write y: array<f32>, [N, C, OH, OW]
 //   3 storage read_write idx: array<f32>, [N, C, OH, OW]: the plane index iy*W + ix of
@@ -24,6 +24,10 @@ struct Params {
     ph: u32,
     pw: u32,
     _p0: u32,
+    planes: u32,
+    _q0: u32,
+    _q1: u32,
+    _q2: u32,
 }
 
 override WG: u32 = 256u;
