@@ -3,7 +3,7 @@
 //
 // bindings
 //   0 uniform Params { c: channels, parts: partials per channel, count: N*H*W (f32),
-//     eps, momentum, unbias: count / (count - 1), update: 1 to move the running stats }
+//     eps, momentum, unbias: count / (count - 1) }
 //   1 storage read       gamma: array<f32>, [C]
 //   2 storage read       beta: array<f32>, [C]
 //   3 storage read_write running_mean: array<f32>, [C]
@@ -24,8 +24,8 @@ struct Params {
     eps: f32,
     momentum: f32,
     unbias: f32,
-    update: u32,
     _p0: u32,
+    _p1: u32,
 }
 
 override WG: u32 = 64u;
@@ -70,10 +70,8 @@ fn train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     let mean = base + rel;
     let variance = m2 / p.count;
     write_coef(ch, mean, variance);
-    if (p.update != 0u) {
-        running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * mean;
-        running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * variance * p.unbias;
-    }
+    running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * mean;
+    running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * variance * p.unbias;
 }
 
 @compute @workgroup_size(WG)

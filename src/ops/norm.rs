@@ -36,8 +36,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d};
 use crate::kernel;
 use crate::ops::reduce;
 use crate::tensor::Tensor;
@@ -59,7 +58,7 @@ static GN_BACKWARD_FINALIZE: Kernel = kernel!("group_norm_backward_finalize_v1")
 /// Workgroup size of the flat (V1) passes.
 const WG_FLAT: u32 = 256;
 /// Workgroup size of the finalizes (one invocation per channel or group).
-const WG_PLANE: u32 = 64;
+const WG_FINALIZE: u32 = 64;
 /// Most partials one finalize invocation combines (its loop trip count).
 const MAX_PARTS: usize = 16384;
 /// Fewest elements per V1 statistics chunk.
@@ -235,7 +234,7 @@ struct PlaneSumParams {
 
 /// Launch shape of the plane-grid (V2) kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Lanes {
+struct Lanes {
     /// Workgroup size.
     wg: u32,
     /// Most vec4s one apply lane handles.
@@ -493,8 +492,7 @@ struct BnFinalizeParams {
     eps: f32,
     momentum: f32,
     unbias: f32,
-    update: u32,
-    _pad: u32,
+    _pad: [u32; 2],
 }
 
 /// Batch norm over the channels of x ([N, C, H, W] or [N, C]), with affine `gamma`,
@@ -534,10 +532,9 @@ pub fn batch_norm(
         eps: opts.eps,
         momentum: opts.momentum,
         unbias: count as f32 / (count as f32 - 1.0),
-        update: 1,
-        _pad: 0,
+        _pad: [0; 2],
     };
-    let grid = grid_1d((geo.c as u64).div_ceil(WG_PLANE as u64));
+    let grid = grid_1d((geo.c as u64).div_ceil(WG_FINALIZE as u64));
     let base_args = [
         Arg::R(gamma.buf()),
         Arg::R(beta.buf()),
@@ -553,7 +550,7 @@ pub fn batch_norm(
         gpu.launch(Launch {
             kernel: &BN_FINALIZE,
             entry: "train",
-            constants: &[("WG", WG_PLANE as f64)],
+            constants: &[("WG", WG_FINALIZE as f64)],
             params: bytemuck::bytes_of(&p),
             args: &args,
             workgroups: grid,
@@ -562,7 +559,7 @@ pub fn batch_norm(
         gpu.launch(Launch {
             kernel: &BN_FINALIZE,
             entry: "eval",
-            constants: &[("WG", WG_PLANE as f64)],
+            constants: &[("WG", WG_FINALIZE as f64)],
             params: bytemuck::bytes_of(&p),
             args: &base_args,
             workgroups: grid,
@@ -643,7 +640,7 @@ impl Backward for BatchNormBackward {
             kernel: &BN_BACKWARD_FINALIZE,
             entry: "main",
             constants: &[
-                ("WG", WG_PLANE as f64),
+                ("WG", WG_FINALIZE as f64),
                 ("TRAIN", if self.training { 1.0 } else { 0.0 }),
             ],
             params: bytemuck::bytes_of(&p),
@@ -654,7 +651,7 @@ impl Backward for BatchNormBackward {
                 Arg::W(dbeta.buf()),
                 Arg::W(bcoef.buf()),
             ],
-            workgroups: grid_1d((geo.c as u64).div_ceil(WG_PLANE as u64)),
+            workgroups: grid_1d((geo.c as u64).div_ceil(WG_FINALIZE as u64)),
         })?;
         let dx = if needs[0] {
             Some(apply(&[&self.x, g], &bcoef, geo, false, self.relu, self.lanes)?)
@@ -697,11 +694,12 @@ pub fn group_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, opts: &GroupNorm) -
         ));
     }
     let cg = geo.c / opts.groups;
-    if cg > MAX_PARTS || geo.n > 65535 {
+    // The finalizes loop over a group's channels (under llvmpipe's loop cap).
+    if cg > MAX_PARTS {
         return Err(Error::shape(
             OP,
             format!(
-                "{:?} with {} groups: at most {MAX_PARTS} channels per group and 65535 samples",
+                "{:?} with {} groups: at most {MAX_PARTS} channels per group",
                 x.shape(),
                 opts.groups
             ),
@@ -724,7 +722,7 @@ pub fn group_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, opts: &GroupNorm) -
     gpu.launch(Launch {
         kernel: &GN_FINALIZE,
         entry: "main",
-        constants: &[("WG", WG_PLANE as f64)],
+        constants: &[("WG", WG_FINALIZE as f64)],
         params: bytemuck::bytes_of(&p),
         args: &[
             Arg::R(parts.buf()),
@@ -732,7 +730,7 @@ pub fn group_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, opts: &GroupNorm) -
             Arg::R(beta.buf()),
             Arg::W(coef.buf()),
         ],
-        workgroups: grid_1d((sets as u64).div_ceil(WG_PLANE as u64)),
+        workgroups: grid_1d((sets as u64).div_ceil(WG_FINALIZE as u64)),
     })?;
     let y = apply(&[x], &coef, &geo, true, false, lanes)?;
     Ok(autograd::record(y, &[x, gamma, beta], || GroupNormBackward {
@@ -787,13 +785,13 @@ impl Backward for GroupNormBackward {
         gpu.launch(Launch {
             kernel: &GN_PLANE_SUMS,
             entry: "main",
-            constants: &[("WG", WG_PLANE as f64)],
+            constants: &[("WG", WG_FINALIZE as f64)],
             params: bytemuck::bytes_of(&GnPlaneSumParams {
                 planes: planes as u32,
                 parts: n_parts as u32,
             }),
             args: &[Arg::R(parts.buf()), Arg::W(a.buf()), Arg::W(b.buf())],
-            workgroups: grid_1d((planes as u64).div_ceil(WG_PLANE as u64)),
+            workgroups: grid_1d((planes as u64).div_ceil(WG_FINALIZE as u64)),
         })?;
         let dx = if needs[0] {
             let sets = planes / self.cg;
@@ -801,7 +799,7 @@ impl Backward for GroupNormBackward {
             gpu.launch(Launch {
                 kernel: &GN_BACKWARD_FINALIZE,
                 entry: "main",
-                constants: &[("WG", WG_PLANE as f64)],
+                constants: &[("WG", WG_FINALIZE as f64)],
                 params: bytemuck::bytes_of(&GnBackwardFinalizeParams {
                     sets: sets as u32,
                     cg: self.cg as u32,
@@ -815,7 +813,7 @@ impl Backward for GroupNormBackward {
                     Arg::R(self.coef.buf()),
                     Arg::W(bcoef.buf()),
                 ],
-                workgroups: grid_1d((sets as u64).div_ceil(WG_PLANE as u64)),
+                workgroups: grid_1d((sets as u64).div_ceil(WG_FINALIZE as u64)),
             })?;
             Some(apply(&[&self.x, g], &bcoef, geo, true, false, self.lanes)?)
         } else {
