@@ -1,11 +1,397 @@
-//! (not yet written)
+//! Soft ranks by projection onto the permutahedron (Blondel et al. 2020), the
+//! operator of torchsort 0.1.10: sort each row, solve an isotonic regression by
+//! pool-adjacent-violators (PAV) on the sorted scaled keys against `(n, .., 1)`,
+//! un-permute. The maths, and the backward through the block structure, are in
+//! `reference/softrank/pav.rs`.
+//!
+//! Versions (forward and backward come in pairs; all save the same state: the
+//! permutation with block starts flagged, and the ranks):
+//! - `softrank_pav_{forward,backward}_v1`: the naive port, many dispatches: merge sort
+//!   passes with one invocation per element (binary search for its place), PAV with
+//!   one invocation per row over chunks of sorted positions, output and backward with
+//!   one invocation per element. Any n (every loop is bounded).
+//!
+//! `PavVersion::Auto` picks among the versions that accept the shape with
+//! `ops::tune::choose`, keyed on (bucketed B, bucketed n, regularisation).
+//!
+//! Bench: `cargo bench --bench kernels -- softrank.pav`.
+
+use std::sync::Arc;
+
 use super::{Order, Regularization};
+use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
+use crate::gpu::{Arg, Buf, Gpu, Kernel, Launch, grid_1d};
+use crate::kernel;
+use crate::ops::tune;
 use crate::tensor::Tensor;
 
-/// Soft ranks of each row of `x` ([B, n]) by permutahedron projection.
-pub fn soft_rank_pav(_x: &Tensor, _reg: Regularization, _strength: f32, _order: Order) -> Result<Tensor> {
-    Err(Error::Invalid(
-        "soft_rank: the pav method is not implemented yet".into(),
-    ))
+static FORWARD_V1: Kernel = kernel!("softrank_pav_forward_v1");
+static BACKWARD_V1: Kernel = kernel!("softrank_pav_backward_v1");
+
+/// Sorted positions one sequential v1 dispatch walks per row: the isotonic loop runs
+/// at most 3 iterations per position, under llvmpipe's cap of 65,535.
+const V1_CHUNK: usize = 16384;
+/// Workgroup size of the v1 kernels.
+const V1_WG: u32 = 64;
+/// Largest row length: bit 31 of a saved permutation entry flags a block start.
+pub const MAX_N: usize = 1 << 30;
+
+/// Which kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PavVersion {
+    /// The fastest version for the shape on this adapter (measured once, cached).
+    #[default]
+    Auto,
+    /// Naive port: merge passes, per-row PAV in chunks, per-element output. Any n.
+    V1,
+}
+
+impl PavVersion {
+    /// Every concrete version, in the order `Auto` falls back on.
+    pub const ALL: [PavVersion; 1] = [PavVersion::V1];
+
+    /// Whether this version runs rows of length `n` on `gpu`.
+    pub fn supports(self, _gpu: &Gpu, n: usize) -> bool {
+        match self {
+            PavVersion::Auto => true,
+            PavVersion::V1 => n <= MAX_N,
+        }
+    }
+}
+
+/// Soft ranks of each row of `x` ([B, n]) by permutahedron projection, the version
+/// chosen by measurement.
+pub fn soft_rank_pav(x: &Tensor, reg: Regularization, strength: f32, order: Order) -> Result<Tensor> {
+    soft_rank_pav_with(x, reg, strength, order, PavVersion::Auto)
+}
+
+/// `sign / strength`, the factor applied to x before the projection.
+fn scale_of(strength: f32, order: Order) -> f32 {
+    match order {
+        Order::Ascending => 1.0 / strength,
+        Order::Descending => -1.0 / strength,
+    }
+}
+
+/// Soft ranks with a given version.
+pub fn soft_rank_pav_with(
+    x: &Tensor,
+    reg: Regularization,
+    strength: f32,
+    order: Order,
+    version: PavVersion,
+) -> Result<Tensor> {
+    if x.dims() != 2 {
+        return Err(Error::shape(
+            "soft_rank_pav",
+            format!("{:?} is not [B, n]", x.shape()),
+        ));
+    }
+    if !(strength > 0.0 && strength.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "soft_rank_pav: strength must be positive and finite, got {strength}"
+        )));
+    }
+    let (b, n) = (x.shape()[0], x.shape()[1]);
+    if n > MAX_N {
+        return Err(Error::shape(
+            "soft_rank_pav",
+            format!("rows of {n} values are longer than {MAX_N}"),
+        ));
+    }
+    let gpu = x.gpu().clone();
+    let scale = scale_of(strength, order);
+    let job = Job { b, n, reg, scale };
+    let version = match version {
+        PavVersion::Auto => choose(&gpu, x, &job)?,
+        v if !v.supports(&gpu, n) => {
+            return Err(Error::shape(
+                "soft_rank_pav",
+                format!("{v:?} does not run rows of {n} values"),
+            ));
+        }
+        v => v,
+    };
+    let (ranks, perm) = forward(&gpu, x, &job, version)?;
+    let saved_ranks = ranks.detach();
+    Ok(autograd::record(ranks, &[x], move || PavBackward {
+        job,
+        version,
+        perm,
+        ranks: saved_ranks,
+    }))
+}
+
+/// The sizes and settings of one call.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    b: usize,
+    n: usize,
+    reg: Regularization,
+    scale: f32,
+}
+
+impl Job {
+    fn reg_code(&self) -> f64 {
+        match self.reg {
+            Regularization::L2 => 0.0,
+            Regularization::Kl => 1.0,
+        }
+    }
+    fn elems(&self) -> u64 {
+        (self.b * self.n) as u64
+    }
+}
+
+/// Measures the versions that accept the shape (forward + backward) and returns the
+/// fastest; cached per adapter and (bucketed B, bucketed n, regularisation).
+fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<PavVersion> {
+    let candidates: Vec<PavVersion> = PavVersion::ALL
+        .into_iter()
+        .filter(|v| v.supports(gpu, job.n))
+        .collect();
+    if candidates.len() == 1 {
+        return Ok(candidates[0]);
+    }
+    let key = format!(
+        "b={},n={},{:?}",
+        tune::bucket(job.b),
+        tune::bucket(job.n),
+        job.reg
+    );
+    let g = Tensor::ones(gpu, x.shape())?;
+    tune::choose(gpu, "softrank_pav", &key, &candidates, |v| {
+        let (ranks, perm) = forward(gpu, x, job, v)?;
+        backward(gpu, &g, &perm, &ranks, job, v).map(drop)
+    })
+}
+
+/// Runs the forward kernels: the ranks and the saved permutation.
+fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result<(Tensor, Arc<Buf>)> {
+    match version {
+        PavVersion::V1 | PavVersion::Auto => forward_v1(gpu, x, job),
+    }
+}
+
+/// Runs the backward kernels: dx for the cotangent `g` of the ranks.
+fn backward(
+    gpu: &Arc<Gpu>,
+    g: &Tensor,
+    perm: &Buf,
+    ranks: &Tensor,
+    job: &Job,
+    version: PavVersion,
+) -> Result<Tensor> {
+    match version {
+        PavVersion::V1 | PavVersion::Auto => backward_v1(gpu, g, perm, ranks, job),
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ForwardV1Params {
+    b: u32,
+    n: u32,
+    width: u32,
+    c0: u32,
+    c1: u32,
+    scale: f32,
+    _pad: [u32; 2],
+}
+
+fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Arc<Buf>)> {
+    let (b, n) = (job.b, job.n);
+    let out = Tensor::empty(gpu, &[b, n])?;
+    let perm = gpu.alloc(4 * job.elems(), "soft rank permutation")?;
+    if b * n == 0 {
+        return Ok((out, Arc::new(perm)));
+    }
+    let mut src = gpu.alloc(8 * job.elems(), "soft rank sort buffer")?;
+    let mut dst = gpu.alloc(8 * job.elems(), "soft rank sort buffer")?;
+    let stack = gpu.alloc(8 * job.elems(), "soft rank block stack")?;
+    let count = gpu.alloc(4 * b as u64, "soft rank block counts")?;
+    let constants = [("WG", V1_WG as f64), ("REG", job.reg_code())];
+    let mut params = ForwardV1Params {
+        b: b as u32,
+        n: n as u32,
+        width: 1,
+        c0: 0,
+        c1: 0,
+        scale: job.scale,
+        _pad: [0; 2],
+    };
+    let per_elem = grid_1d(job.elems().div_ceil(V1_WG as u64));
+    let per_row = grid_1d((b as u64).div_ceil(V1_WG as u64));
+    let mut launch = |entry: &'static str, p: &ForwardV1Params, src: &Buf, dst: &Buf, wg: [u32; 3]| {
+        gpu.launch(Launch {
+            kernel: &FORWARD_V1,
+            entry,
+            constants: &constants,
+            params: bytemuck::bytes_of(p),
+            args: &[
+                Arg::R(x.buf()),
+                Arg::W(src),
+                Arg::W(dst),
+                Arg::W(&stack),
+                Arg::W(&count),
+                Arg::W(out.buf()),
+                Arg::W(&perm),
+            ],
+            workgroups: wg,
+        })
+    };
+    launch("init", &params, &src, &dst, per_elem)?;
+    while (params.width as usize) < n {
+        launch("merge", &params, &src, &dst, per_elem)?;
+        std::mem::swap(&mut src, &mut dst);
+        params.width *= 2;
+    }
+    for c0 in (0..n).step_by(V1_CHUNK) {
+        params.c0 = c0 as u32;
+        params.c1 = (c0 + V1_CHUNK).min(n) as u32;
+        launch("isotonic", &params, &src, &dst, per_row)?;
+    }
+    launch("output", &params, &src, &dst, per_elem)?;
+    Ok((out, Arc::new(perm)))
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BackwardV1Params {
+    b: u32,
+    n: u32,
+    c0: u32,
+    c1: u32,
+    scale: f32,
+    _pad: [u32; 3],
+}
+
+fn backward_v1(gpu: &Arc<Gpu>, g: &Tensor, perm: &Buf, ranks: &Tensor, job: &Job) -> Result<Tensor> {
+    let (b, n) = (job.b, job.n);
+    let dx = Tensor::empty(gpu, &[b, n])?;
+    if b * n == 0 {
+        return Ok(dx);
+    }
+    let coef = gpu.alloc(4 * job.elems(), "soft rank block coefficients")?;
+    let bstart = gpu.alloc(4 * job.elems(), "soft rank block starts")?;
+    let state = gpu.alloc(8 * b as u64, "soft rank backward state")?;
+    let constants = [("WG", V1_WG as f64), ("REG", job.reg_code())];
+    let mut params = BackwardV1Params {
+        b: b as u32,
+        n: n as u32,
+        c0: 0,
+        c1: 0,
+        scale: job.scale,
+        _pad: [0; 3],
+    };
+    let launch = |entry: &'static str, p: &BackwardV1Params, wg: [u32; 3]| {
+        gpu.launch(Launch {
+            kernel: &BACKWARD_V1,
+            entry,
+            constants: &constants,
+            params: bytemuck::bytes_of(p),
+            args: &[
+                Arg::R(g.buf()),
+                Arg::R(perm),
+                Arg::R(ranks.buf()),
+                Arg::W(&coef),
+                Arg::W(&bstart),
+                Arg::W(&state),
+                Arg::W(dx.buf()),
+            ],
+            workgroups: wg,
+        })
+    };
+    for c0 in (0..n).step_by(V1_CHUNK) {
+        params.c0 = c0 as u32;
+        params.c1 = (c0 + V1_CHUNK).min(n) as u32;
+        launch("block_sums", &params, grid_1d((b as u64).div_ceil(V1_WG as u64)))?;
+    }
+    launch("apply", &params, grid_1d(job.elems().div_ceil(V1_WG as u64)))?;
+    Ok(dx)
+}
+
+/// What the forward saved: the permutation with block starts, and the ranks.
+struct PavBackward {
+    job: Job,
+    version: PavVersion,
+    perm: Arc<Buf>,
+    ranks: Tensor,
+}
+
+impl Backward for PavBackward {
+    fn name(&self) -> &'static str {
+        "soft_rank_pav"
+    }
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let gpu = g.gpu().clone();
+        let dx = backward(&gpu, g, &self.perm, &self.ranks, &self.job, self.version)?;
+        Ok(vec![Some(dx)])
+    }
+}
+
+/// One run of a version without the tape (for tests and the benchmark).
+pub struct PavRun {
+    /// The soft ranks, [B, n].
+    pub ranks: Tensor,
+    /// dx for the cotangent, when one was given.
+    pub dx: Option<Tensor>,
+    perm: Arc<Buf>,
+}
+
+impl PavRun {
+    /// The saved permutation, [B, n]: entry k of a row is the index of its k-th largest
+    /// scaled value, with bit 31 set where a block of the isotonic solution starts.
+    pub fn saved_perm(&self) -> Result<Vec<u32>> {
+        let bytes = self.ranks.gpu().read(&self.perm, 4 * self.ranks.numel() as u64)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}
+
+/// Bit 31 of a saved permutation entry: a block starts at this sorted position.
+pub const BLOCK_START: u32 = 1 << 31;
+
+/// The forward and, when `g` is given, the backward of one version, off the tape.
+pub fn run_version(
+    x: &Tensor,
+    g: Option<&Tensor>,
+    reg: Regularization,
+    strength: f32,
+    order: Order,
+    version: PavVersion,
+) -> Result<PavRun> {
+    let _ng = autograd::no_grad();
+    if x.dims() != 2 || g.is_some_and(|g| g.shape() != x.shape()) {
+        return Err(Error::shapes(
+            "soft_rank_pav",
+            x.shape(),
+            g.map_or(&[][..], |g| g.shape()),
+            "x must be [B, n] and g the same shape",
+        ));
+    }
+    let gpu = x.gpu().clone();
+    let job = Job {
+        b: x.shape()[0],
+        n: x.shape()[1],
+        reg,
+        scale: scale_of(strength, order),
+    };
+    let version = if version == PavVersion::Auto {
+        choose(&gpu, x, &job)?
+    } else {
+        version
+    };
+    if !version.supports(&gpu, job.n) {
+        return Err(Error::shape(
+            "soft_rank_pav",
+            format!("{version:?} does not run rows of {} values", job.n),
+        ));
+    }
+    let (ranks, perm) = forward(&gpu, x, &job, version)?;
+    let dx = match g {
+        Some(g) => Some(backward(&gpu, g, &perm, &ranks, &job, version)?),
+        None => None,
+    };
+    Ok(PavRun { ranks, dx, perm })
 }
