@@ -366,4 +366,5 @@ macro_rules! version_tests {
 
 version_tests! {
     v1_matches_ref => PavVersion::V1;
+    v2_matches_ref => PavVersion::V2;
 }

@@ -28,6 +28,9 @@ use crate::tensor::Tensor;
 
 static FORWARD_V1: Kernel = kernel!("softrank_pav_forward_v1");
 static BACKWARD_V1: Kernel = kernel!("softrank_pav_backward_v1");
+static SORT_V2: Kernel = kernel!("softrank_pav_sort_v2");
+static ISOTONIC_V2: Kernel = kernel!("softrank_pav_isotonic_v2");
+static BACKWARD_V2: Kernel = kernel!("softrank_pav_backward_v2");
 
 /// Sorted positions one sequential v1 dispatch walks per row: the isotonic loop runs
 /// at most 3 iterations per position, under llvmpipe's cap of 65,535.
@@ -45,17 +48,21 @@ pub enum PavVersion {
     Auto,
     /// Naive port: merge passes, per-row PAV in chunks, per-element output. Any n.
     V1,
+    /// Rows sorted by register networks and 4-way merges, PAV and backward one row per
+    /// invocation (CPU drivers). n <= 21845.
+    V2,
 }
 
 impl PavVersion {
     /// Every concrete version, in the order `Auto` falls back on.
-    pub const ALL: [PavVersion; 1] = [PavVersion::V1];
+    pub const ALL: [PavVersion; 2] = [PavVersion::V2, PavVersion::V1];
 
     /// Whether this version runs rows of length `n` on `gpu`.
     pub fn supports(self, _gpu: &Gpu, n: usize) -> bool {
         match self {
             PavVersion::Auto => true,
             PavVersion::V1 => n <= MAX_N,
+            PavVersion::V2 => n <= V2_MAX_N,
         }
     }
 }
@@ -113,12 +120,12 @@ pub fn soft_rank_pav_with(
         }
         v => v,
     };
-    let (ranks, perm) = forward(&gpu, x, &job, version)?;
+    let (ranks, saved) = forward(&gpu, x, &job, version)?;
     let saved_ranks = ranks.detach();
     Ok(autograd::record(ranks, &[x], move || PavBackward {
         job,
         version,
-        perm,
+        saved,
         ranks: saved_ranks,
     }))
 }
@@ -162,15 +169,23 @@ fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<PavVersion> {
     );
     let g = Tensor::ones(gpu, x.shape())?;
     tune::choose(gpu, "softrank_pav", &key, &candidates, |v| {
-        let (ranks, perm) = forward(gpu, x, job, v)?;
-        backward(gpu, &g, &perm, &ranks, job, v).map(drop)
+        let (ranks, saved) = forward(gpu, x, job, v)?;
+        backward(gpu, &g, &saved, &ranks, job, v).map(drop)
     })
 }
 
 /// Runs the forward kernels: the ranks and the saved permutation.
-fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result<(Tensor, Arc<Buf>)> {
+/// What a forward saves for its backward: the permutation (entry k of a row: the
+/// index of the k-th largest key, bit 31 set where a block starts), rows `stride` apart.
+struct Saved {
+    perm: Arc<Buf>,
+    stride: usize,
+}
+
+fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result<(Tensor, Saved)> {
     match version {
         PavVersion::V1 | PavVersion::Auto => forward_v1(gpu, x, job),
+        PavVersion::V2 => forward_v2(gpu, x, job),
     }
 }
 
@@ -178,13 +193,14 @@ fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result
 fn backward(
     gpu: &Arc<Gpu>,
     g: &Tensor,
-    perm: &Buf,
+    saved: &Saved,
     ranks: &Tensor,
     job: &Job,
     version: PavVersion,
 ) -> Result<Tensor> {
     match version {
-        PavVersion::V1 | PavVersion::Auto => backward_v1(gpu, g, perm, ranks, job),
+        PavVersion::V1 | PavVersion::Auto => backward_v1(gpu, g, &saved.perm, ranks, job),
+        PavVersion::V2 => backward_v2(gpu, g, saved, ranks, job),
     }
 }
 
@@ -200,12 +216,16 @@ struct ForwardV1Params {
     _pad: [u32; 2],
 }
 
-fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Arc<Buf>)> {
+fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
     let (b, n) = (job.b, job.n);
     let out = Tensor::empty(gpu, &[b, n])?;
     let perm = gpu.alloc(4 * job.elems(), "soft rank permutation")?;
+    let saved = |perm| Saved {
+        perm: Arc::new(perm),
+        stride: n,
+    };
     if b * n == 0 {
-        return Ok((out, Arc::new(perm)));
+        return Ok((out, saved(perm)));
     }
     let mut src = gpu.alloc(8 * job.elems(), "soft rank sort buffer")?;
     let mut dst = gpu.alloc(8 * job.elems(), "soft rank sort buffer")?;
@@ -223,7 +243,7 @@ fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Arc<Buf>
     };
     let per_elem = grid_1d(job.elems().div_ceil(V1_WG as u64));
     let per_row = grid_1d((b as u64).div_ceil(V1_WG as u64));
-    let mut launch = |entry: &'static str, p: &ForwardV1Params, src: &Buf, dst: &Buf, wg: [u32; 3]| {
+    let launch = |entry: &'static str, p: &ForwardV1Params, src: &Buf, dst: &Buf, wg: [u32; 3]| {
         gpu.launch(Launch {
             kernel: &FORWARD_V1,
             entry,
@@ -253,7 +273,166 @@ fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Arc<Buf>
         launch("isotonic", &params, &src, &dst, per_row)?;
     }
     launch("output", &params, &src, &dst, per_elem)?;
-    Ok((out, Arc::new(perm)))
+    Ok((out, saved(perm)))
+}
+
+/// Longest row of v2: the isotonic loop runs at most 3n iterations per invocation.
+const V2_MAX_N: usize = 21845;
+/// Run length v2 sorts in registers (`R` in softrank_pav_sort_v2.wgsl); pair buffers
+/// have rows of n rounded up to it.
+const V2_RUN: usize = 64;
+
+/// Workgroup size of the one-row-per-invocation kernels: one SIMD vector of lavapipe
+/// (8 lanes of 32 bits) on CPU drivers, so that few rows still spread over the cores;
+/// 64 elsewhere.
+fn row_wg(gpu: &Gpu) -> u32 {
+    if gpu.is_cpu() { 8 } else { 64 }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SortV2Params {
+    b: u32,
+    n: u32,
+    npad: u32,
+    width: u32,
+    scale: f32,
+    _pad: [u32; 3],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct RowV2Params {
+    b: u32,
+    n: u32,
+    npad: u32,
+    scale: f32,
+}
+
+/// Sorts every row of `x * scale` decreasingly into (key, index) pairs with the v2
+/// kernels; returns the buffer holding the sorted pairs and a free one of the same size.
+fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, Buf)> {
+    let b = job.b;
+    let bytes = 8 * (b * npad) as u64;
+    let mut src = gpu.alloc(bytes, "soft rank sort buffer")?;
+    let mut dst = gpu.alloc(bytes, "soft rank sort buffer")?;
+    let wg = row_wg(gpu);
+    let mut p = SortV2Params {
+        b: b as u32,
+        n: job.n as u32,
+        npad: npad as u32,
+        width: V2_RUN as u32,
+        scale: job.scale,
+        _pad: [0; 3],
+    };
+    // The shader reads x as vec4s when n % 4 == 0; otherwise it never touches binding 2,
+    // which then gets a stand-in (a vec4 array binding must hold at least 16 bytes).
+    let stand_in;
+    let x4 = if job.n % 4 == 0 {
+        x.buf()
+    } else {
+        stand_in = gpu.alloc(16, "soft rank unused binding")?;
+        &stand_in
+    };
+    let launch = |entry: &'static str, p: &SortV2Params, src: &Buf, dst: &Buf, threads: usize| {
+        gpu.launch(Launch {
+            kernel: &SORT_V2,
+            entry,
+            constants: &[("WG", wg as f64)],
+            params: bytemuck::bytes_of(p),
+            args: &[Arg::R(x.buf()), Arg::R(x4), Arg::W(src), Arg::W(dst)],
+            workgroups: grid_1d((threads as u64).div_ceil(wg as u64)),
+        })
+    };
+    // `runs` writes dst (binding 4); it reads no pairs.
+    launch("runs", &p, &src, &dst, b * (npad / V2_RUN))?;
+    std::mem::swap(&mut src, &mut dst);
+    while (p.width as usize) < npad {
+        let groups = npad.div_ceil(4 * p.width as usize);
+        launch("merge4", &p, &src, &dst, b * groups)?;
+        std::mem::swap(&mut src, &mut dst);
+        p.width *= 4;
+    }
+    Ok((src, dst))
+}
+
+fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
+    let (b, n) = (job.b, job.n);
+    let npad = n.next_multiple_of(V2_RUN).max(V2_RUN);
+    let out = Tensor::empty(gpu, &[b, n])?;
+    let perm = gpu.alloc(4 * (b * npad) as u64, "soft rank permutation")?;
+    if b * n > 0 {
+        let (sorted, stack) = sort_v2(gpu, x, job, npad)?;
+        let wg = row_wg(gpu);
+        let p = RowV2Params {
+            b: b as u32,
+            n: n as u32,
+            npad: npad as u32,
+            scale: job.scale,
+        };
+        gpu.launch(Launch {
+            kernel: &ISOTONIC_V2,
+            entry: "main",
+            constants: &[("WG", wg as f64), ("REG", job.reg_code())],
+            params: bytemuck::bytes_of(&p),
+            args: &[
+                Arg::R(&sorted),
+                Arg::R(&sorted),
+                Arg::W(&stack),
+                Arg::W(out.buf()),
+                Arg::W(&perm),
+            ],
+            workgroups: grid_1d((b as u64).div_ceil(wg as u64)),
+        })?;
+    }
+    Ok((
+        out,
+        Saved {
+            perm: Arc::new(perm),
+            stride: npad,
+        },
+    ))
+}
+
+fn backward_v2(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &Job) -> Result<Tensor> {
+    let (b, n) = (job.b, job.n);
+    let dx = Tensor::empty(gpu, &[b, n])?;
+    if b * n == 0 {
+        return Ok(dx);
+    }
+    let npad = saved.stride;
+    let scratch = 4 * (b * npad) as u64;
+    let coef = gpu.alloc(scratch, "soft rank block coefficients")?;
+    let us = gpu.alloc(scratch, "soft rank sorted cotangent")?;
+    let rs = match job.reg {
+        Regularization::Kl => Some(gpu.alloc(scratch, "soft rank sorted ranks")?),
+        Regularization::L2 => None,
+    };
+    let wg = row_wg(gpu);
+    let p = RowV2Params {
+        b: b as u32,
+        n: n as u32,
+        npad: npad as u32,
+        scale: job.scale,
+    };
+    gpu.launch(Launch {
+        kernel: &BACKWARD_V2,
+        entry: "main",
+        constants: &[("WG", wg as f64), ("REG", job.reg_code())],
+        params: bytemuck::bytes_of(&p),
+        args: &[
+            Arg::R(g.buf()),
+            Arg::R(ranks.buf()),
+            Arg::R(&saved.perm),
+            Arg::W(&coef),
+            Arg::W(&us),
+            // l2 never touches rs4: any buffer will do.
+            Arg::W(rs.as_ref().unwrap_or(&coef)),
+            Arg::W(dx.buf()),
+        ],
+        workgroups: grid_1d((b as u64).div_ceil(wg as u64)),
+    })?;
+    Ok(dx)
 }
 
 #[repr(C)]
@@ -316,7 +495,7 @@ fn backward_v1(gpu: &Arc<Gpu>, g: &Tensor, perm: &Buf, ranks: &Tensor, job: &Job
 struct PavBackward {
     job: Job,
     version: PavVersion,
-    perm: Arc<Buf>,
+    saved: Saved,
     ranks: Tensor,
 }
 
@@ -326,7 +505,7 @@ impl Backward for PavBackward {
     }
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let gpu = g.gpu().clone();
-        let dx = backward(&gpu, g, &self.perm, &self.ranks, &self.job, self.version)?;
+        let dx = backward(&gpu, g, &self.saved, &self.ranks, &self.job, self.version)?;
         Ok(vec![Some(dx)])
     }
 }
@@ -337,15 +516,22 @@ pub struct PavRun {
     pub ranks: Tensor,
     /// dx for the cotangent, when one was given.
     pub dx: Option<Tensor>,
-    perm: Arc<Buf>,
+    saved: Saved,
 }
 
 impl PavRun {
     /// The saved permutation, [B, n]: entry k of a row is the index of its k-th largest
     /// scaled value, with bit 31 set where a block of the isotonic solution starts.
     pub fn saved_perm(&self) -> Result<Vec<u32>> {
-        let bytes = self.ranks.gpu().read(&self.perm, 4 * self.ranks.numel() as u64)?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+        let (b, n) = (self.ranks.shape()[0], self.ranks.shape()[1]);
+        let stride = self.saved.stride;
+        let bytes = self.ranks.gpu().read(&self.saved.perm, 4 * (b * stride) as u64)?;
+        let all: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+        Ok(all
+            .chunks(stride.max(1))
+            .take(b)
+            .flat_map(|r| r[..n].iter().copied())
+            .collect())
     }
 }
 
@@ -388,10 +574,10 @@ pub fn run_version(
             format!("{version:?} does not run rows of {} values", job.n),
         ));
     }
-    let (ranks, perm) = forward(&gpu, x, &job, version)?;
+    let (ranks, saved) = forward(&gpu, x, &job, version)?;
     let dx = match g {
-        Some(g) => Some(backward(&gpu, g, &perm, &ranks, &job, version)?),
+        Some(g) => Some(backward(&gpu, g, &saved, &ranks, &job, version)?),
         None => None,
     };
-    Ok(PavRun { ranks, dx, perm })
+    Ok(PavRun { ranks, dx, saved })
 }
