@@ -15,11 +15,12 @@
 //           in registers with Batcher's odd-even merge network (543 comparators, the list
 //           generated), stores the run into dst4. Positions >= n get a key above every
 //           finite value, so they sort last and the isotonic pass ignores them.
-//   merge4: one invocation per (row, 4 runs of `width`): merges them into one run of
-//           4 * width in dst4, two outputs per loop iteration (one vec4 store), the
-//           smallest of the 4 heads picked with 3 comparisons and the consumed run's
-//           next pair fetched with one vec2 load. The host swaps the buffers per pass.
-// Loop iterations: merge4 runs 2 * width per invocation (<= npad / 2 < 65,535).
+//   merge4, merge16: one invocation per (row, K = 4 or 16 runs of `width`): merges
+//           them into one run in dst4, two outputs per loop iteration (one vec4 store),
+//           the smallest head picked by a tournament of K - 1 comparisons and the
+//           consumed run's next pair fetched with one vec2 load (merge code generated).
+//           The host swaps the buffers per pass.
+// Loop iterations: a merge runs K * width / 2 per invocation (<= npad / 2 < 65,535).
 // WG 8: one SIMD vector of lavapipe per workgroup, so that few rows still spread over
 // both cores (GPUs get 64: the host picks by adapter).
 
@@ -422,42 +423,267 @@ fn runs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     dst4[o4 + 31u] = vec4<u32>(v62, v63);
 }
 
-// The state of a 4-way merge: next unread position of each run, its end, its head.
-struct Merge {
-    pos: vec4<u32>,
-    end: vec4<u32>,
+// The pair at row position pos of src, or PAD at or past `end` (a run's end).
+fn next_pair(rowp: u32, pos: u32, end: u32) -> vec2<u32> {
+    return select(PAD, src[rowp + min(pos, p.npad - 1u)], pos < min(end, p.npad));
+}
+
+// The state of a 4-way merge: the next unread position of each run (runs are
+// `w` long from `base`, the last one clipped at npad), and each run's head.
+struct Merge4 {
+    base: u32,
+    w: u32,
+    p0: u32,
+    p1: u32,
+    p2: u32,
+    p3: u32,
     h0: vec2<u32>,
     h1: vec2<u32>,
     h2: vec2<u32>,
     h3: vec2<u32>,
 }
 
-// One merge step: the smallest head (ties to the lower run) is returned, and its run's
-// head replaced by the run's next pair (PAD past its end).
-fn take(m: ptr<function, Merge>, row: u32, last: u32) -> vec2<u32> {
-    let h0 = (*m).h0;
-    let h1 = (*m).h1;
-    let h2 = (*m).h2;
-    let h3 = (*m).h3;
-    let m01 = h1.x < h0.x;
-    let a = select(h0, h1, m01);
-    let m23 = h3.x < h2.x;
-    let c = select(h2, h3, m23);
-    let mac = c.x < a.x;
-    // Which run gave the pair, as a one-hot mask.
-    let wi = select(select(0u, 1u, m01), select(2u, 3u, m23), mac);
-    let hot = vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(wi);
-    let pos = dot(select(vec4<u32>(0u), (*m).pos, hot), vec4<u32>(1u)) + 1u;
-    let end = dot(select(vec4<u32>(0u), (*m).end, hot), vec4<u32>(1u));
-    let nv = select(PAD, src[min(row + pos, last)], pos < end);
-    (*m).pos = select((*m).pos, vec4<u32>(pos), hot);
-    (*m).h0 = select(h0, nv, hot.x);
-    (*m).h1 = select(h1, nv, hot.y);
-    (*m).h2 = select(h2, nv, hot.z);
-    (*m).h3 = select(h3, nv, hot.w);
-    return select(a, c, mac);
+fn init4(m: ptr<function, Merge4>, rowp: u32, base: u32, w: u32) {
+    (*m).base = base;
+    (*m).w = w;
+    (*m).p0 = base + 0u * w;
+    (*m).h0 = next_pair(rowp, base + 0u * w, base + 1u * w);
+    (*m).p1 = base + 1u * w;
+    (*m).h1 = next_pair(rowp, base + 1u * w, base + 2u * w);
+    (*m).p2 = base + 2u * w;
+    (*m).h2 = next_pair(rowp, base + 2u * w, base + 3u * w);
+    (*m).p3 = base + 3u * w;
+    (*m).h3 = next_pair(rowp, base + 3u * w, base + 4u * w);
 }
 
+// One merge step: returns the smallest head (ties to the lower run) and replaces it
+// by its run's next pair (PAD past the run's end): a tournament of 3 comparisons.
+fn take4(m: ptr<function, Merge4>, rowp: u32) -> vec2<u32> {
+    let v0_0 = (*m).h0;
+    let v1_1 = (*m).h1;
+    let v2_2 = (*m).h2;
+    let v3_3 = (*m).h3;
+    let c0_1 = v1_1.x < v0_0.x;
+    let v0_1 = select(v0_0, v1_1, c0_1);
+    let i0_1 = select(0u, 1u, c0_1);
+    let p0_1 = select((*m).p0, (*m).p1, c0_1);
+    let c2_3 = v3_3.x < v2_2.x;
+    let v2_3 = select(v2_2, v3_3, c2_3);
+    let i2_3 = select(2u, 3u, c2_3);
+    let p2_3 = select((*m).p2, (*m).p3, c2_3);
+    let c0_3 = v2_3.x < v0_1.x;
+    let v0_3 = select(v0_1, v2_3, c0_3);
+    let i0_3 = select(i0_1, i2_3, c0_3);
+    let p0_3 = select(p0_1, p2_3, c0_3);
+    let win = i0_3;
+    let pos = p0_3 + 1u;
+    let nv = next_pair(rowp, pos, (*m).base + (win + 1u) * (*m).w);
+    (*m).p0 = select((*m).p0, pos, win == 0u);
+    (*m).h0 = select((*m).h0, nv, win == 0u);
+    (*m).p1 = select((*m).p1, pos, win == 1u);
+    (*m).h1 = select((*m).h1, nv, win == 1u);
+    (*m).p2 = select((*m).p2, pos, win == 2u);
+    (*m).h2 = select((*m).h2, nv, win == 2u);
+    (*m).p3 = select((*m).p3, pos, win == 3u);
+    (*m).h3 = select((*m).h3, nv, win == 3u);
+    return v0_3;
+}
+
+// The state of a 16-way merge: the next unread position of each run (runs are
+// `w` long from `base`, the last one clipped at npad), and each run's head.
+struct Merge16 {
+    base: u32,
+    w: u32,
+    p0: u32,
+    p1: u32,
+    p2: u32,
+    p3: u32,
+    p4: u32,
+    p5: u32,
+    p6: u32,
+    p7: u32,
+    p8: u32,
+    p9: u32,
+    p10: u32,
+    p11: u32,
+    p12: u32,
+    p13: u32,
+    p14: u32,
+    p15: u32,
+    h0: vec2<u32>,
+    h1: vec2<u32>,
+    h2: vec2<u32>,
+    h3: vec2<u32>,
+    h4: vec2<u32>,
+    h5: vec2<u32>,
+    h6: vec2<u32>,
+    h7: vec2<u32>,
+    h8: vec2<u32>,
+    h9: vec2<u32>,
+    h10: vec2<u32>,
+    h11: vec2<u32>,
+    h12: vec2<u32>,
+    h13: vec2<u32>,
+    h14: vec2<u32>,
+    h15: vec2<u32>,
+}
+
+fn init16(m: ptr<function, Merge16>, rowp: u32, base: u32, w: u32) {
+    (*m).base = base;
+    (*m).w = w;
+    (*m).p0 = base + 0u * w;
+    (*m).h0 = next_pair(rowp, base + 0u * w, base + 1u * w);
+    (*m).p1 = base + 1u * w;
+    (*m).h1 = next_pair(rowp, base + 1u * w, base + 2u * w);
+    (*m).p2 = base + 2u * w;
+    (*m).h2 = next_pair(rowp, base + 2u * w, base + 3u * w);
+    (*m).p3 = base + 3u * w;
+    (*m).h3 = next_pair(rowp, base + 3u * w, base + 4u * w);
+    (*m).p4 = base + 4u * w;
+    (*m).h4 = next_pair(rowp, base + 4u * w, base + 5u * w);
+    (*m).p5 = base + 5u * w;
+    (*m).h5 = next_pair(rowp, base + 5u * w, base + 6u * w);
+    (*m).p6 = base + 6u * w;
+    (*m).h6 = next_pair(rowp, base + 6u * w, base + 7u * w);
+    (*m).p7 = base + 7u * w;
+    (*m).h7 = next_pair(rowp, base + 7u * w, base + 8u * w);
+    (*m).p8 = base + 8u * w;
+    (*m).h8 = next_pair(rowp, base + 8u * w, base + 9u * w);
+    (*m).p9 = base + 9u * w;
+    (*m).h9 = next_pair(rowp, base + 9u * w, base + 10u * w);
+    (*m).p10 = base + 10u * w;
+    (*m).h10 = next_pair(rowp, base + 10u * w, base + 11u * w);
+    (*m).p11 = base + 11u * w;
+    (*m).h11 = next_pair(rowp, base + 11u * w, base + 12u * w);
+    (*m).p12 = base + 12u * w;
+    (*m).h12 = next_pair(rowp, base + 12u * w, base + 13u * w);
+    (*m).p13 = base + 13u * w;
+    (*m).h13 = next_pair(rowp, base + 13u * w, base + 14u * w);
+    (*m).p14 = base + 14u * w;
+    (*m).h14 = next_pair(rowp, base + 14u * w, base + 15u * w);
+    (*m).p15 = base + 15u * w;
+    (*m).h15 = next_pair(rowp, base + 15u * w, base + 16u * w);
+}
+
+// One merge step: returns the smallest head (ties to the lower run) and replaces it
+// by its run's next pair (PAD past the run's end): a tournament of 15 comparisons.
+fn take16(m: ptr<function, Merge16>, rowp: u32) -> vec2<u32> {
+    let v0_0 = (*m).h0;
+    let v1_1 = (*m).h1;
+    let v2_2 = (*m).h2;
+    let v3_3 = (*m).h3;
+    let v4_4 = (*m).h4;
+    let v5_5 = (*m).h5;
+    let v6_6 = (*m).h6;
+    let v7_7 = (*m).h7;
+    let v8_8 = (*m).h8;
+    let v9_9 = (*m).h9;
+    let v10_10 = (*m).h10;
+    let v11_11 = (*m).h11;
+    let v12_12 = (*m).h12;
+    let v13_13 = (*m).h13;
+    let v14_14 = (*m).h14;
+    let v15_15 = (*m).h15;
+    let c0_1 = v1_1.x < v0_0.x;
+    let v0_1 = select(v0_0, v1_1, c0_1);
+    let i0_1 = select(0u, 1u, c0_1);
+    let p0_1 = select((*m).p0, (*m).p1, c0_1);
+    let c2_3 = v3_3.x < v2_2.x;
+    let v2_3 = select(v2_2, v3_3, c2_3);
+    let i2_3 = select(2u, 3u, c2_3);
+    let p2_3 = select((*m).p2, (*m).p3, c2_3);
+    let c4_5 = v5_5.x < v4_4.x;
+    let v4_5 = select(v4_4, v5_5, c4_5);
+    let i4_5 = select(4u, 5u, c4_5);
+    let p4_5 = select((*m).p4, (*m).p5, c4_5);
+    let c6_7 = v7_7.x < v6_6.x;
+    let v6_7 = select(v6_6, v7_7, c6_7);
+    let i6_7 = select(6u, 7u, c6_7);
+    let p6_7 = select((*m).p6, (*m).p7, c6_7);
+    let c8_9 = v9_9.x < v8_8.x;
+    let v8_9 = select(v8_8, v9_9, c8_9);
+    let i8_9 = select(8u, 9u, c8_9);
+    let p8_9 = select((*m).p8, (*m).p9, c8_9);
+    let c10_11 = v11_11.x < v10_10.x;
+    let v10_11 = select(v10_10, v11_11, c10_11);
+    let i10_11 = select(10u, 11u, c10_11);
+    let p10_11 = select((*m).p10, (*m).p11, c10_11);
+    let c12_13 = v13_13.x < v12_12.x;
+    let v12_13 = select(v12_12, v13_13, c12_13);
+    let i12_13 = select(12u, 13u, c12_13);
+    let p12_13 = select((*m).p12, (*m).p13, c12_13);
+    let c14_15 = v15_15.x < v14_14.x;
+    let v14_15 = select(v14_14, v15_15, c14_15);
+    let i14_15 = select(14u, 15u, c14_15);
+    let p14_15 = select((*m).p14, (*m).p15, c14_15);
+    let c0_3 = v2_3.x < v0_1.x;
+    let v0_3 = select(v0_1, v2_3, c0_3);
+    let i0_3 = select(i0_1, i2_3, c0_3);
+    let p0_3 = select(p0_1, p2_3, c0_3);
+    let c4_7 = v6_7.x < v4_5.x;
+    let v4_7 = select(v4_5, v6_7, c4_7);
+    let i4_7 = select(i4_5, i6_7, c4_7);
+    let p4_7 = select(p4_5, p6_7, c4_7);
+    let c8_11 = v10_11.x < v8_9.x;
+    let v8_11 = select(v8_9, v10_11, c8_11);
+    let i8_11 = select(i8_9, i10_11, c8_11);
+    let p8_11 = select(p8_9, p10_11, c8_11);
+    let c12_15 = v14_15.x < v12_13.x;
+    let v12_15 = select(v12_13, v14_15, c12_15);
+    let i12_15 = select(i12_13, i14_15, c12_15);
+    let p12_15 = select(p12_13, p14_15, c12_15);
+    let c0_7 = v4_7.x < v0_3.x;
+    let v0_7 = select(v0_3, v4_7, c0_7);
+    let i0_7 = select(i0_3, i4_7, c0_7);
+    let p0_7 = select(p0_3, p4_7, c0_7);
+    let c8_15 = v12_15.x < v8_11.x;
+    let v8_15 = select(v8_11, v12_15, c8_15);
+    let i8_15 = select(i8_11, i12_15, c8_15);
+    let p8_15 = select(p8_11, p12_15, c8_15);
+    let c0_15 = v8_15.x < v0_7.x;
+    let v0_15 = select(v0_7, v8_15, c0_15);
+    let i0_15 = select(i0_7, i8_15, c0_15);
+    let p0_15 = select(p0_7, p8_15, c0_15);
+    let win = i0_15;
+    let pos = p0_15 + 1u;
+    let nv = next_pair(rowp, pos, (*m).base + (win + 1u) * (*m).w);
+    (*m).p0 = select((*m).p0, pos, win == 0u);
+    (*m).h0 = select((*m).h0, nv, win == 0u);
+    (*m).p1 = select((*m).p1, pos, win == 1u);
+    (*m).h1 = select((*m).h1, nv, win == 1u);
+    (*m).p2 = select((*m).p2, pos, win == 2u);
+    (*m).h2 = select((*m).h2, nv, win == 2u);
+    (*m).p3 = select((*m).p3, pos, win == 3u);
+    (*m).h3 = select((*m).h3, nv, win == 3u);
+    (*m).p4 = select((*m).p4, pos, win == 4u);
+    (*m).h4 = select((*m).h4, nv, win == 4u);
+    (*m).p5 = select((*m).p5, pos, win == 5u);
+    (*m).h5 = select((*m).h5, nv, win == 5u);
+    (*m).p6 = select((*m).p6, pos, win == 6u);
+    (*m).h6 = select((*m).h6, nv, win == 6u);
+    (*m).p7 = select((*m).p7, pos, win == 7u);
+    (*m).h7 = select((*m).h7, nv, win == 7u);
+    (*m).p8 = select((*m).p8, pos, win == 8u);
+    (*m).h8 = select((*m).h8, nv, win == 8u);
+    (*m).p9 = select((*m).p9, pos, win == 9u);
+    (*m).h9 = select((*m).h9, nv, win == 9u);
+    (*m).p10 = select((*m).p10, pos, win == 10u);
+    (*m).h10 = select((*m).h10, nv, win == 10u);
+    (*m).p11 = select((*m).p11, pos, win == 11u);
+    (*m).h11 = select((*m).h11, nv, win == 11u);
+    (*m).p12 = select((*m).p12, pos, win == 12u);
+    (*m).h12 = select((*m).h12, nv, win == 12u);
+    (*m).p13 = select((*m).p13, pos, win == 13u);
+    (*m).h13 = select((*m).h13, nv, win == 13u);
+    (*m).p14 = select((*m).p14, pos, win == 14u);
+    (*m).h14 = select((*m).h14, nv, win == 14u);
+    (*m).p15 = select((*m).p15, pos, win == 15u);
+    (*m).h15 = select((*m).h15, nv, win == 15u);
+    return v0_15;
+}
+
+// One invocation per (row, K runs of `width`): merges them into one run in dst4, two
+// outputs per loop iteration (one vec4 store).
 @compute @workgroup_size(WG)
 fn merge4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -467,22 +693,35 @@ fn merge4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (t >= p.b * per_row) {
         return;
     }
-    let row = (t / per_row) * p.npad;
+    let rowp = (t / per_row) * p.npad;
     let o0 = (t % per_row) * 4u * w;
     let o1 = min(o0 + 4u * w, p.npad);
-    let starts = min(vec4<u32>(o0) + vec4<u32>(0u, 1u, 2u, 3u) * w, vec4<u32>(o1));
-    let ends = min(starts + vec4<u32>(w), vec4<u32>(o1));
-    let last = row + p.npad - 1u;
-    var m: Merge;
-    m.pos = starts;
-    m.end = ends;
-    m.h0 = src[row + starts.x];
-    m.h1 = select(PAD, src[min(row + starts.y, last)], starts.y < ends.y);
-    m.h2 = select(PAD, src[min(row + starts.z, last)], starts.z < ends.z);
-    m.h3 = select(PAD, src[min(row + starts.w, last)], starts.w < ends.w);
+    var m: Merge4;
+    init4(&m, rowp, o0, w);
     for (var o = o0; o < o1; o = o + 2u) {
-        let first = take(&m, row, last);
-        let second = take(&m, row, last);
-        dst4[(row + o) / 2u] = vec4<u32>(first, second);
+        let first = take4(&m, rowp);
+        let second = take4(&m, rowp);
+        dst4[(rowp + o) / 2u] = vec4<u32>(first, second);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn merge16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let t = (wid.x + wid.y * nwg.x) * WG + lid;
+    let w = p.width;
+    let per_row = (p.npad + 16u * w - 1u) / (16u * w);
+    if (t >= p.b * per_row) {
+        return;
+    }
+    let rowp = (t / per_row) * p.npad;
+    let o0 = (t % per_row) * 16u * w;
+    let o1 = min(o0 + 16u * w, p.npad);
+    var m: Merge16;
+    init16(&m, rowp, o0, w);
+    for (var o = o0; o < o1; o = o + 2u) {
+        let first = take16(&m, rowp);
+        let second = take16(&m, rowp);
+        dst4[(rowp + o) / 2u] = vec4<u32>(first, second);
     }
 }

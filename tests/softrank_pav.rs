@@ -196,7 +196,11 @@ const SHAPES: &[(usize, usize)] = &[
     (2, 3136),
     (2, 4096),
     (2048, 24),
+    (2048, 100),
 ];
+
+/// Rows longer than 4096: 112 x 112 feature maps (v1 and v2).
+const LARGE: &[(usize, usize)] = &[(3, 12544), (1, 16384)];
 
 /// Rows of random values in [-1, 1]; every other row rounded to eighths, so that it
 /// holds many ties.
@@ -352,6 +356,19 @@ macro_rules! version_tests {
             $(#[test]
             fn $name() {
                 backward_matches_ref($version, SHAPES);
+            })*
+        }
+        mod softrank_pav_large {
+            use super::*;
+            $(#[test]
+            fn $name() {
+                let v: PavVersion = $version;
+                if LARGE.iter().all(|&(_, n)| v.supports(&gpu(), n)) {
+                    forward_matches_ref(v, LARGE);
+                    backward_matches_ref(v, LARGE);
+                } else {
+                    println!("{v:?} does not run rows of {LARGE:?}: skipped");
+                }
             })*
         }
         mod softrank_pav_torchsort {

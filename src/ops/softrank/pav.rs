@@ -49,7 +49,7 @@ pub enum PavVersion {
     /// Naive port: merge passes, per-row PAV in chunks, per-element output. Any n.
     V1,
     /// Rows sorted by register networks and 4-way merges, PAV and backward one row per
-    /// invocation (CPU drivers). n <= 21845.
+    /// invocation (CPU drivers). n <= 16384.
     V2,
 }
 
@@ -276,8 +276,9 @@ fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
     Ok((out, saved(perm)))
 }
 
-/// Longest row of v2: the isotonic loop runs at most 3n iterations per invocation.
-const V2_MAX_N: usize = 21845;
+/// Longest row of v2: its isotonic kernel runs up to 2.75 n loop iterations per row,
+/// under llvmpipe's cap of 65,535.
+const V2_MAX_N: usize = 16384;
 /// Run length v2 sorts in registers (`R` in softrank_pav_sort_v2.wgsl); pair buffers
 /// have rows of n rounded up to it.
 const V2_RUN: usize = 64;
@@ -309,9 +310,20 @@ struct RowV2Params {
     scale: f32,
 }
 
-/// Sorts every row of `x * scale` decreasingly into (key, index) pairs with the v2
-/// kernels; returns the buffer holding the sorted pairs and a free one of the same size.
-fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, Buf)> {
+/// Sorts every row of `x * scale` decreasingly into runs of (key, index) pairs with the
+/// v2 kernels, until at most 16 runs are left; returns the buffer holding the runs, a free
+/// one of the same size, and the run length.
+fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, Buf, usize)> {
+    sort_v2_passes(gpu, x, job, npad, usize::MAX)
+}
+
+fn sort_v2_passes(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    job: &Job,
+    npad: usize,
+    max_passes: usize,
+) -> Result<(Buf, Buf, usize)> {
     let b = job.b;
     let bytes = 8 * (b * npad) as u64;
     let mut src = gpu.alloc(bytes, "soft rank sort buffer")?;
@@ -347,13 +359,18 @@ fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, B
     // `runs` writes dst (binding 4); it reads no pairs.
     launch("runs", &p, &src, &dst, b * (npad / V2_RUN))?;
     std::mem::swap(&mut src, &mut dst);
-    while (p.width as usize) < npad {
-        let groups = npad.div_ceil(4 * p.width as usize);
-        launch("merge4", &p, &src, &dst, b * groups)?;
+    // 16-way passes until at most 16 runs are left (the isotonic kernel merges those):
+    // a pass costs more than a wider tournament (NOTES-softrank.md).
+    let fan = 16;
+    let mut passes = 0;
+    while 16 * (p.width as usize) < npad && passes < max_passes {
+        passes += 1;
+        let groups = npad.div_ceil(fan * p.width as usize);
+        launch("merge16", &p, &src, &dst, b * groups)?;
         std::mem::swap(&mut src, &mut dst);
-        p.width *= 4;
+        p.width *= fan as u32;
     }
-    Ok((src, dst))
+    Ok((src, dst, p.width as usize))
 }
 
 fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
@@ -362,22 +379,28 @@ fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
     let out = Tensor::empty(gpu, &[b, n])?;
     let perm = gpu.alloc(4 * (b * npad) as u64, "soft rank permutation")?;
     if b * n > 0 {
-        let (sorted, stack) = sort_v2(gpu, x, job, npad)?;
+        // Runs of `width` (at most 4 per row) in `runs`; the isotonic kernel merges them
+        // into `merged` as it goes.
+        let (runs, merged, width) = sort_v2(gpu, x, job, npad)?;
+        let stack = gpu.alloc(8 * (b * npad) as u64, "soft rank block stack")?;
         let wg = row_wg(gpu);
-        let p = RowV2Params {
+        let p = SortV2Params {
             b: b as u32,
             n: n as u32,
             npad: npad as u32,
+            width: width as u32,
             scale: job.scale,
+            _pad: [0; 3],
         };
         gpu.launch(Launch {
             kernel: &ISOTONIC_V2,
-            entry: "main",
+            entry: if 4 * width >= npad { "main4" } else { "main16" },
             constants: &[("WG", wg as f64), ("REG", job.reg_code())],
             params: bytemuck::bytes_of(&p),
             args: &[
-                Arg::R(&sorted),
-                Arg::R(&sorted),
+                Arg::R(&runs),
+                Arg::W(&merged),
+                Arg::W(&merged),
                 Arg::W(&stack),
                 Arg::W(out.buf()),
                 Arg::W(&perm),
