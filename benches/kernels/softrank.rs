@@ -43,7 +43,7 @@ pub fn bench(h: &mut Harness) {
             let g64: Vec<f64> = gv.iter().map(|&v| v as f64).collect();
             let want = r::soft_rank_pav_ref(&x64, b, n, reg, strength as f64, order);
             for v in versions() {
-                if !v.supports(&gpu, n) {
+                if !v.supports(&gpu, n, reg) {
                     continue;
                 }
                 for with_backward in [false, true] {

@@ -31,6 +31,8 @@ static BACKWARD_V1: Kernel = kernel!("softrank_pav_backward_v1");
 static SORT_V2: Kernel = kernel!("softrank_pav_sort_v2");
 static ISOTONIC_V2: Kernel = kernel!("softrank_pav_isotonic_v2");
 static BACKWARD_V2: Kernel = kernel!("softrank_pav_backward_v2");
+static FORWARD_V3: Kernel = kernel!("softrank_pav_forward_v3");
+static BACKWARD_V3: Kernel = kernel!("softrank_pav_backward_v3");
 
 /// Sorted positions one sequential v1 dispatch walks per row: the isotonic loop runs
 /// at most 3 iterations per position, under llvmpipe's cap of 65,535.
@@ -51,18 +53,22 @@ pub enum PavVersion {
     /// Rows sorted by register networks and 4-way merges, PAV and backward one row per
     /// invocation (CPU drivers). n <= 16384.
     V2,
+    /// One workgroup per row, everything in workgroup memory and parallel (GPUs).
+    /// n <= 4096 where the adapter's workgroup memory holds the row (see `v3_shape`).
+    V3,
 }
 
 impl PavVersion {
     /// Every concrete version, in the order `Auto` falls back on.
-    pub const ALL: [PavVersion; 2] = [PavVersion::V2, PavVersion::V1];
+    pub const ALL: [PavVersion; 3] = [PavVersion::V2, PavVersion::V3, PavVersion::V1];
 
-    /// Whether this version runs rows of length `n` on `gpu`.
-    pub fn supports(self, _gpu: &Gpu, n: usize) -> bool {
+    /// Whether this version runs rows of length `n` with regularisation `reg` on `gpu`.
+    pub fn supports(self, gpu: &Gpu, n: usize, reg: Regularization) -> bool {
         match self {
             PavVersion::Auto => true,
             PavVersion::V1 => n <= MAX_N,
             PavVersion::V2 => n <= V2_MAX_N,
+            PavVersion::V3 => v3_shape(gpu, n, reg).is_some(),
         }
     }
 }
@@ -112,7 +118,7 @@ pub fn soft_rank_pav_with(
     let job = Job { b, n, reg, scale };
     let version = match version {
         PavVersion::Auto => choose(&gpu, x, &job)?,
-        v if !v.supports(&gpu, n) => {
+        v if !v.supports(&gpu, n, reg) => {
             return Err(Error::shape(
                 "soft_rank_pav",
                 format!("{v:?} does not run rows of {n} values"),
@@ -156,7 +162,7 @@ impl Job {
 fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<PavVersion> {
     let candidates: Vec<PavVersion> = PavVersion::ALL
         .into_iter()
-        .filter(|v| v.supports(gpu, job.n))
+        .filter(|v| v.supports(gpu, job.n, job.reg))
         .collect();
     if candidates.len() == 1 {
         return Ok(candidates[0]);
@@ -186,6 +192,7 @@ fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result
     match version {
         PavVersion::V1 | PavVersion::Auto => forward_v1(gpu, x, job),
         PavVersion::V2 => forward_v2(gpu, x, job),
+        PavVersion::V3 => forward_v3(gpu, x, job),
     }
 }
 
@@ -201,6 +208,7 @@ fn backward(
     match version {
         PavVersion::V1 | PavVersion::Auto => backward_v1(gpu, g, &saved.perm, ranks, job),
         PavVersion::V2 => backward_v2(gpu, g, saved, ranks, job),
+        PavVersion::V3 => backward_v3(gpu, g, saved, ranks, job),
     }
 }
 
@@ -458,6 +466,117 @@ fn backward_v2(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &
     Ok(dx)
 }
 
+/// Most threads per workgroup of v3 (the WebGPU default limit).
+const V3_MAX_WG: usize = 256;
+/// Most sorted positions a v3 thread owns (`CMAX` in its shaders).
+const V3_MAX_C: usize = 16;
+
+/// The v3 launch shape for rows of n: (SH, WG, C) with SH = WG * C >= n the row's size
+/// in workgroup memory, WG = SH / 16 threads clamped to [64, 256]. None when n > 4096 or
+/// the adapter's workgroup memory is too small (l2 needs 8 SH + 24 WG bytes, kl 12 SH +
+/// 24 WG: 32 KiB + 6 KiB at n = 4096, over lavapipe's 32 KiB, under GPUs' 48 KiB).
+fn v3_shape(gpu: &Gpu, n: usize, reg: Regularization) -> Option<(usize, usize, usize)> {
+    let sh = n.next_power_of_two().max(64);
+    let wg = (sh / V3_MAX_C).clamp(64, V3_MAX_WG);
+    let c = sh / wg;
+    let per_pos = match reg {
+        Regularization::L2 => 8,
+        Regularization::Kl => 12,
+    };
+    let bytes = per_pos * sh + 24 * wg;
+    let l = gpu.limits();
+    (c <= V3_MAX_C
+        && bytes <= l.max_compute_workgroup_storage_size as usize
+        && l.max_compute_invocations_per_workgroup as usize >= wg
+        && l.max_compute_workgroup_size_x as usize >= wg)
+        .then_some((sh, wg, c))
+}
+
+fn v3_constants(gpu: &Gpu, job: &Job) -> Result<[(&'static str, f64); 5]> {
+    let (sh, wg, c) = v3_shape(gpu, job.n, job.reg).ok_or_else(|| {
+        Error::shape(
+            "soft_rank_pav",
+            format!("V3 does not run rows of {} values on this adapter", job.n),
+        )
+    })?;
+    let msz = match job.reg {
+        Regularization::L2 => 1,
+        Regularization::Kl => sh,
+    };
+    Ok([
+        ("WG", wg as f64),
+        ("C", c as f64),
+        ("SH", sh as f64),
+        ("MSZ", msz as f64),
+        ("REG", job.reg_code()),
+    ])
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct V3Params {
+    b: u32,
+    n: u32,
+    scale: f32,
+    _pad: u32,
+}
+
+fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
+    let (b, n) = (job.b, job.n);
+    let out = Tensor::empty(gpu, &[b, n])?;
+    let perm = gpu.alloc(4 * job.elems(), "soft rank permutation")?;
+    if b * n > 0 {
+        let p = V3Params {
+            b: b as u32,
+            n: n as u32,
+            scale: job.scale,
+            _pad: 0,
+        };
+        gpu.launch(Launch {
+            kernel: &FORWARD_V3,
+            entry: "main",
+            constants: &v3_constants(gpu, job)?,
+            params: bytemuck::bytes_of(&p),
+            args: &[Arg::R(x.buf()), Arg::W(out.buf()), Arg::W(&perm)],
+            workgroups: grid_1d(b as u64),
+        })?;
+    }
+    Ok((
+        out,
+        Saved {
+            perm: Arc::new(perm),
+            stride: n,
+        },
+    ))
+}
+
+fn backward_v3(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &Job) -> Result<Tensor> {
+    let (b, n) = (job.b, job.n);
+    let dx = Tensor::empty(gpu, &[b, n])?;
+    if b * n > 0 {
+        let p = V3Params {
+            b: b as u32,
+            n: n as u32,
+            scale: job.scale,
+            _pad: 0,
+        };
+        gpu.launch(Launch {
+            kernel: &BACKWARD_V3,
+            entry: "main",
+            constants: &v3_constants(gpu, job)?,
+            params: bytemuck::bytes_of(&p),
+            args: &[
+                Arg::R(g.buf()),
+                Arg::R(ranks.buf()),
+                Arg::R(&saved.perm),
+                Arg::W(dx.buf()),
+            ],
+            workgroups: grid_1d(b as u64),
+        })?;
+    }
+    Ok(dx)
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct BackwardV1Params {
@@ -591,7 +710,7 @@ pub fn run_version(
     } else {
         version
     };
-    if !version.supports(&gpu, job.n) {
+    if !version.supports(&gpu, job.n, job.reg) {
         return Err(Error::shape(
             "soft_rank_pav",
             format!("{version:?} does not run rows of {} values", job.n),
