@@ -220,7 +220,8 @@ fn output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let stat = bitcast<f32>(blk.y);
     var rank: f32;
     if (REG == 0u) {
-        rank = key(pair) - block_value(blk.x, e, stat, 0.0);
+        // s - v = (s - mean(s)) + mean(w): exact for a block of one, whatever the size of s.
+        rank = (key(pair) - stat / f32(e - blk.x)) + (f32(p.n) - 0.5 * f32(blk.x + e - 1u));
     } else {
         // exp(s - v) = sum(w) * exp(s - m) / stat: the exponent is a difference of
         // nearby keys (0 for a block of one), so large keys lose no digits.

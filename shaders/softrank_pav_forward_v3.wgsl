@@ -402,7 +402,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             let s = sr[j];
             if (REG == 0u) {
-                ranks[j] = s - value_of(blk);
+                // s - v = (s - mean(s)) + mean(w): exact for a block of one.
+                ranks[j] = (s - blk.stat / f32(blk.e - blk.a)) + w_mean(blk.a, blk.e);
             } else {
                 let wsum = f32(blk.e - blk.a) * w_mean(blk.a, blk.e);
                 ranks[j] = wsum * exp(s - blk.m) / blk.stat;

@@ -502,7 +502,9 @@ struct Out {
     e: u32,
     stat: f32,
     m: f32,
+    // l2: mean(s) and mean(w) over the block.
     v: f32,
+    wm: f32,
     wsum: f32,
 }
 
@@ -525,12 +527,14 @@ fn emit(o: ptr<function, Out>, q: u32, pr: vec2<u32>) -> u32 {
         }
         (*o).e = e;
         (*o).m = s;
-        (*o).v = block_value(q, e, (*o).stat, s);
+        // l2: s - v = (s - mean(s)) + mean(w), exact for a block of one.
+        (*o).v = (*o).stat / f32(e - q);
+        (*o).wm = w_mean(q, e);
         (*o).wsum = f32(e - q) * w_mean(q, e);
     }
     var rank: f32;
     if (REG == 0u) {
-        rank = s - (*o).v;
+        rank = (s - (*o).v) + (*o).wm;
     } else {
         // exp(s - v) = sum(w) exp(s - m) / stat: no large exponents, exact for one key.
         rank = (*o).wsum * exp(s - (*o).m) / (*o).stat;
