@@ -157,13 +157,37 @@ impl Job {
     }
 }
 
+/// The version `PavVersion::Auto` runs for rows shaped like `x` ([B, n]) on its adapter
+/// (measured on first use for the bucketed shape, then cached).
+pub fn auto_version(x: &Tensor, reg: Regularization) -> Result<PavVersion> {
+    if x.dims() != 2 {
+        return Err(Error::shape(
+            "soft_rank_pav",
+            format!("{:?} is not [B, n]", x.shape()),
+        ));
+    }
+    let _ng = autograd::no_grad();
+    let job = Job {
+        b: x.shape()[0],
+        n: x.shape()[1],
+        reg,
+        scale: 1.0,
+    };
+    choose(x.gpu(), x, &job)
+}
+
 /// Measures the versions that accept the shape (forward + backward) and returns the
 /// fastest; cached per adapter and (bucketed B, bucketed n, regularisation).
 fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<PavVersion> {
-    let candidates: Vec<PavVersion> = PavVersion::ALL
+    // The naive v1 only when nothing else runs the shape (it is never the fastest, and
+    // measuring it would slow the first call down).
+    let mut candidates: Vec<PavVersion> = PavVersion::ALL
         .into_iter()
-        .filter(|v| v.supports(gpu, job.n, job.reg))
+        .filter(|&v| v != PavVersion::V1 && v.supports(gpu, job.n, job.reg))
         .collect();
+    if candidates.is_empty() {
+        candidates.push(PavVersion::V1);
+    }
     if candidates.len() == 1 {
         return Ok(candidates[0]);
     }
