@@ -169,7 +169,7 @@ fn soft_ranks_tend_to_hard_ranks_as_strength_goes_to_0() {
     // Rows of distinct values 1/n apart, shuffled, and a row with ties (hard rank: the
     // mean of the tied positions). The largest error must shrink with the strength and
     // end below 0.05 (slowly converging relaxations such as Cauchy's included).
-    for (ci, case) in CASES.iter().enumerate() {
+    for case in CASES {
         for &n in NS {
             let mut x = Vec::with_capacity(B * n);
             for r in 0..B {

@@ -5,16 +5,25 @@
 //! `reference/softrank/pav.rs`.
 //!
 //! Versions (forward and backward come in pairs; all save the same state: the
-//! permutation with block starts flagged, and the ranks):
-//! - `softrank_pav_{forward,backward}_v1`: the naive port, many dispatches: merge sort
-//!   passes with one invocation per element (binary search for its place), PAV with
-//!   one invocation per row over chunks of sorted positions, output and backward with
-//!   one invocation per element. Any n (every loop is bounded).
+//! permutation with block starts flagged, and the ranks). Bench for all:
+//! `NODEVICE_SELECT=1 cargo bench --bench kernels -- softrank.pav`.
+//! - v1 `softrank_pav_{forward,backward}_v1`: the naive port, many dispatches: merge
+//!   sort passes with one invocation per element (binary search for its place), PAV
+//!   with one invocation per row over chunks of sorted positions, output and backward
+//!   with one invocation per element. Any n (every loop is bounded).
+//! - v2 `softrank_pav_{sort,isotonic,backward}_v2`: for CPU drivers, one row per SIMD
+//!   lane: runs of 64 sorted by a register network, 16-way merge passes, the last merge
+//!   fused with PAV and the un-permute (one row per invocation), backward one row per
+//!   invocation; every loop walks positions in step across lanes and touches memory in
+//!   vec4s where it can. n <= 16384.
+//! - v3 `softrank_pav_{forward,backward}_v3`: for GPUs, one workgroup per row: bitonic
+//!   sort in workgroup memory, PAV per thread chunk then stitched, block starts by a
+//!   scan, coalesced stores; backward by segmented scans. n <= 4096, where the
+//!   adapter's workgroup memory holds the row (8 bytes per position for l2, 12 for kl).
 //!
-//! `PavVersion::Auto` picks among the versions that accept the shape with
-//! `ops::tune::choose`, keyed on (bucketed B, bucketed n, regularisation).
-//!
-//! Bench: `cargo bench --bench kernels -- softrank.pav`.
+//! `PavVersion::Auto` measures v2 and v3 where they accept the shape (v1 only when
+//! neither does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
+//! regularisation); lavapipe gets v2. Measurements: `benches/NOTES-softrank.md`.
 
 use std::sync::Arc;
 
@@ -50,7 +59,7 @@ pub enum PavVersion {
     Auto,
     /// Naive port: merge passes, per-row PAV in chunks, per-element output. Any n.
     V1,
-    /// Rows sorted by register networks and 4-way merges, PAV and backward one row per
+    /// Runs sorted by a register network, 16-way merges, PAV and backward one row per
     /// invocation (CPU drivers). n <= 16384.
     V2,
     /// One workgroup per row, everything in workgroup memory and parallel (GPUs).
@@ -59,7 +68,8 @@ pub enum PavVersion {
 }
 
 impl PavVersion {
-    /// Every concrete version, in the order `Auto` falls back on.
+    /// Every concrete version; with tuning off (`CPRL_TUNE=off`) `Auto` takes the first
+    /// that accepts the shape.
     pub const ALL: [PavVersion; 3] = [PavVersion::V2, PavVersion::V3, PavVersion::V1];
 
     /// Whether this version runs rows of length `n` with regularisation `reg` on `gpu`.
@@ -346,16 +356,6 @@ struct RowV2Params {
 /// v2 kernels, until at most 16 runs are left; returns the buffer holding the runs, a free
 /// one of the same size, and the run length.
 fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, Buf, usize)> {
-    sort_v2_passes(gpu, x, job, npad, usize::MAX)
-}
-
-fn sort_v2_passes(
-    gpu: &Arc<Gpu>,
-    x: &Tensor,
-    job: &Job,
-    npad: usize,
-    max_passes: usize,
-) -> Result<(Buf, Buf, usize)> {
     let b = job.b;
     let bytes = 8 * (b * npad) as u64;
     let mut src = gpu.alloc(bytes, "soft rank sort buffer")?;
@@ -372,7 +372,7 @@ fn sort_v2_passes(
     // The shader reads x as vec4s when n % 4 == 0; otherwise it never touches binding 2,
     // which then gets a stand-in (a vec4 array binding must hold at least 16 bytes).
     let stand_in;
-    let x4 = if job.n % 4 == 0 {
+    let x4 = if job.n.is_multiple_of(4) {
         x.buf()
     } else {
         stand_in = gpu.alloc(16, "soft rank unused binding")?;
@@ -394,9 +394,7 @@ fn sort_v2_passes(
     // 16-way passes until at most 16 runs are left (the isotonic kernel merges those):
     // a pass costs more than a wider tournament (NOTES-softrank.md).
     let fan = 16;
-    let mut passes = 0;
-    while 16 * (p.width as usize) < npad && passes < max_passes {
-        passes += 1;
+    while 16 * (p.width as usize) < npad {
         let groups = npad.div_ceil(fan * p.width as usize);
         launch("merge16", &p, &src, &dst, b * groups)?;
         std::mem::swap(&mut src, &mut dst);
