@@ -214,7 +214,6 @@ fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<PavVersion> {
     })
 }
 
-/// Runs the forward kernels: the ranks and the saved permutation.
 /// What a forward saves for its backward: the permutation (entry k of a row: the
 /// index of the k-th largest key, bit 31 set where a block starts), rows `stride` apart.
 struct Saved {
@@ -222,6 +221,7 @@ struct Saved {
     stride: usize,
 }
 
+/// Runs the forward kernels: the ranks and the saved permutation.
 fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result<(Tensor, Saved)> {
     match version {
         PavVersion::V1 | PavVersion::Auto => forward_v1(gpu, x, job),
@@ -719,6 +719,11 @@ pub fn run_version(
             g.map_or(&[][..], |g| g.shape()),
             "x must be [B, n] and g the same shape",
         ));
+    }
+    if !(strength > 0.0 && strength.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "soft_rank_pav: strength must be positive and finite, got {strength}"
+        )));
     }
     let gpu = x.gpu().clone();
     let job = Job {
