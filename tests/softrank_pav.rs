@@ -199,8 +199,9 @@ const SHAPES: &[(usize, usize)] = &[
     (2048, 100),
 ];
 
-/// Rows longer than 4096: 112 x 112 feature maps (v1 and v2).
-const LARGE: &[(usize, usize)] = &[(3, 12544), (1, 16384)];
+/// Rows longer than 4096: 112 x 112 feature maps, v2's longest row, and one that v1
+/// walks in two sequential dispatches (its chunks are 16384 positions).
+const LARGE: &[(usize, usize)] = &[(3, 12544), (1, 16384), (2, 20000)];
 
 /// Rows of random values in [-1, 1]; every other row rounded to eighths, so that it
 /// holds many ties.
