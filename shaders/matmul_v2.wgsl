@@ -1,4 +1,4 @@
-// matmul_v2: C = op(A) op(B) (+ bias), register-blocked: 8 x 8 outputs per invocation.
+// matmul_v2: C = op(A) op(B) (+ bias), register-blocked: 16 x 8 outputs per invocation.
 //
 // bindings
 //   0 uniform Params: as matmul_v1 (m, n, k, batch, stride_a, stride_b, splits,
@@ -13,10 +13,10 @@
 //     partial sums when splits > 1 (bias left to matmul_reduce_v1)
 //   7 storage read_write out4: array<vec4<f32>>, the same buffer (used when VC: n is a
 //     multiple of 4)
-// Each invocation computes 8 rows x 8 columns (16 vec4 accumulators) from its own
-// loads: per step of 4 k, 8 vec4 of A and 8 vec4 of B for 256 multiply-adds.
+// Each invocation computes 16 rows x 8 columns (32 vec4 accumulators) from its own
+// loads: per step of 4 k, 16 vec4 of A and 8 vec4 of B for 512 multiply-adds.
 // No subgroups, no workgroup memory: the portable CPU-driver version (llvmpipe GL).
-// WG = 64 invocations as 8 x 8 (row, column) lanes: a 64 x 64 tile per workgroup.
+// WG = 64 invocations as 8 x 8 (row, column) lanes: a 128 x 64 tile per workgroup.
 // Grid: (x, y) flat over tiles_m * tiles_n (tile column fastest), z = batch entry *
 // splits + K chunk. Out-of-range rows and columns read clamped indices, are not stored.
 // The K loop runs ceil(k_chunk / 4) times (the host keeps it under llvmpipe's cap).
@@ -178,7 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let s = wid.z % p.splits;
     let k0 = s * p.k_chunk;
     let k1 = min(p.k, k0 + p.k_chunk);
-    let row0 = tm * 64u + (lid / 8u) * 8u;
+    let row0 = tm * 128u + (lid / 8u) * 16u;
     let col = tn * 64u + (lid % 8u) * 8u;
     if (row0 >= p.m || col >= p.n) {
         return;
@@ -191,6 +191,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ln = select(p.n - 1u, p.n - 4u, !TB && VB);
     let ar0 = min(row0 + 0u, lm);
     let ar1 = min(row0 + 4u, lm);
+    let ar2 = min(row0 + 8u, lm);
+    let ar3 = min(row0 + 12u, lm);
     let cb0 = min(col + 0u, ln);
     let cb1 = min(col + 4u, ln);
     var c0_0 = vec4(0.0);
@@ -209,11 +211,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var c6_1 = vec4(0.0);
     var c7_0 = vec4(0.0);
     var c7_1 = vec4(0.0);
+    var c8_0 = vec4(0.0);
+    var c8_1 = vec4(0.0);
+    var c9_0 = vec4(0.0);
+    var c9_1 = vec4(0.0);
+    var c10_0 = vec4(0.0);
+    var c10_1 = vec4(0.0);
+    var c11_0 = vec4(0.0);
+    var c11_1 = vec4(0.0);
+    var c12_0 = vec4(0.0);
+    var c12_1 = vec4(0.0);
+    var c13_0 = vec4(0.0);
+    var c13_1 = vec4(0.0);
+    var c14_0 = vec4(0.0);
+    var c14_1 = vec4(0.0);
+    var c15_0 = vec4(0.0);
+    var c15_1 = vec4(0.0);
 
     for (var kk = k0; kk < k1; kk = kk + 4u) {
         let valid = min(k1 - kk, 4u);
         let x0 = a_block(a0, ar0, kk, valid);
         let x1 = a_block(a0, ar1, kk, valid);
+        let x2 = a_block(a0, ar2, kk, valid);
+        let x3 = a_block(a0, ar3, kk, valid);
         let y0 = b_block(b0, cb0, kk, valid);
         let y1 = b_block(b0, cb1, kk, valid);
         c0_0 = fma4(c0_0, x0[0], y0[0], y0[1], y0[2], y0[3]);
@@ -232,6 +252,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         c6_1 = fma4(c6_1, x1[2], y1[0], y1[1], y1[2], y1[3]);
         c7_0 = fma4(c7_0, x1[3], y0[0], y0[1], y0[2], y0[3]);
         c7_1 = fma4(c7_1, x1[3], y1[0], y1[1], y1[2], y1[3]);
+        c8_0 = fma4(c8_0, x2[0], y0[0], y0[1], y0[2], y0[3]);
+        c8_1 = fma4(c8_1, x2[0], y1[0], y1[1], y1[2], y1[3]);
+        c9_0 = fma4(c9_0, x2[1], y0[0], y0[1], y0[2], y0[3]);
+        c9_1 = fma4(c9_1, x2[1], y1[0], y1[1], y1[2], y1[3]);
+        c10_0 = fma4(c10_0, x2[2], y0[0], y0[1], y0[2], y0[3]);
+        c10_1 = fma4(c10_1, x2[2], y1[0], y1[1], y1[2], y1[3]);
+        c11_0 = fma4(c11_0, x2[3], y0[0], y0[1], y0[2], y0[3]);
+        c11_1 = fma4(c11_1, x2[3], y1[0], y1[1], y1[2], y1[3]);
+        c12_0 = fma4(c12_0, x3[0], y0[0], y0[1], y0[2], y0[3]);
+        c12_1 = fma4(c12_1, x3[0], y1[0], y1[1], y1[2], y1[3]);
+        c13_0 = fma4(c13_0, x3[1], y0[0], y0[1], y0[2], y0[3]);
+        c13_1 = fma4(c13_1, x3[1], y1[0], y1[1], y1[2], y1[3]);
+        c14_0 = fma4(c14_0, x3[2], y0[0], y0[1], y0[2], y0[3]);
+        c14_1 = fma4(c14_1, x3[2], y1[0], y1[1], y1[2], y1[3]);
+        c15_0 = fma4(c15_0, x3[3], y0[0], y0[1], y0[2], y0[3]);
+        c15_1 = fma4(c15_1, x3[3], y1[0], y1[1], y1[2], y1[3]);
     }
 
     // The host sets BIAS = 0 when K is split (matmul_reduce_v1 adds it).
@@ -270,4 +306,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let r7 = row_bias(row0 + 7u);
     store4(base, row0 + 7u, col + 0u, c7_0 + bias0 + r7);
     store4(base, row0 + 7u, col + 4u, c7_1 + bias1 + r7);
+    let r8 = row_bias(row0 + 8u);
+    store4(base, row0 + 8u, col + 0u, c8_0 + bias0 + r8);
+    store4(base, row0 + 8u, col + 4u, c8_1 + bias1 + r8);
+    let r9 = row_bias(row0 + 9u);
+    store4(base, row0 + 9u, col + 0u, c9_0 + bias0 + r9);
+    store4(base, row0 + 9u, col + 4u, c9_1 + bias1 + r9);
+    let r10 = row_bias(row0 + 10u);
+    store4(base, row0 + 10u, col + 0u, c10_0 + bias0 + r10);
+    store4(base, row0 + 10u, col + 4u, c10_1 + bias1 + r10);
+    let r11 = row_bias(row0 + 11u);
+    store4(base, row0 + 11u, col + 0u, c11_0 + bias0 + r11);
+    store4(base, row0 + 11u, col + 4u, c11_1 + bias1 + r11);
+    let r12 = row_bias(row0 + 12u);
+    store4(base, row0 + 12u, col + 0u, c12_0 + bias0 + r12);
+    store4(base, row0 + 12u, col + 4u, c12_1 + bias1 + r12);
+    let r13 = row_bias(row0 + 13u);
+    store4(base, row0 + 13u, col + 0u, c13_0 + bias0 + r13);
+    store4(base, row0 + 13u, col + 4u, c13_1 + bias1 + r13);
+    let r14 = row_bias(row0 + 14u);
+    store4(base, row0 + 14u, col + 0u, c14_0 + bias0 + r14);
+    store4(base, row0 + 14u, col + 4u, c14_1 + bias1 + r14);
+    let r15 = row_bias(row0 + 15u);
+    store4(base, row0 + 15u, col + 0u, c15_0 + bias0 + r15);
+    store4(base, row0 + 15u, col + 4u, c15_1 + bias1 + r15);
 }

@@ -18,7 +18,7 @@ const RTOL: f64 = 1e-5;
 
 /// (a shape, b shape, trans_a, trans_b): size 1, odd sizes, sizes that are not
 /// multiples of any tile (65x33x129), batched both sides, one side broadcast, every
-/// transpose combination, thin and wide.
+/// transpose combination, thin and wide, K = 0 (zeros).
 const CASES: &[(&[usize], &[usize], bool, bool)] = &[
     (&[1, 1], &[1, 1], false, false),
     (&[7, 5], &[5, 13], false, false),
@@ -35,6 +35,10 @@ const CASES: &[(&[usize], &[usize], bool, bool)] = &[
     (&[200, 3], &[3, 1], false, false),
     (&[64, 64], &[64, 64], false, false),
     (&[5, 0], &[0, 4], false, false),
+    // Rows a multiple of 4 long (the vec4 paths of V2 and V4), M and N not tile multiples.
+    (&[132, 68], &[40, 132], true, true),
+    (&[3, 36, 20], &[3, 20, 44], false, false),
+    (&[68, 36], &[36, 100], false, false),
 ];
 
 fn versions_ok(v: MatmulVersion) -> bool {
@@ -79,6 +83,7 @@ fn forward_matches_ref_long_k(v: MatmulVersion) {
         &[
             (&[5, 200_003], &[200_003, 7], false, false),
             (&[200_003, 9], &[200_003, 3], true, false),
+            (&[200_000, 8], &[200_000, 12], true, false),
         ],
     );
 }
