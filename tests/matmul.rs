@@ -236,6 +236,30 @@ fn gemm_bias_matches_ref(v: MatmulVersion) {
             RTOL,
         );
     }
+    // The conv2d im2col call: weight [Cout, K] broadcast over images' columns
+    // [N, K, P], bias per output channel, result shaped [N, Cout, OH, OW].
+    let (cout, k, images, (oh, ow)) = (5, 12, 3, (4, 5));
+    let (w, wv) = rand_tensor(&gpu, 180, &[cout, k]);
+    let (cols, colsv) = rand_tensor(&gpu, 181, &[images, k, oh * ow]);
+    let (bias, biasv) = rand_tensor(&gpu, 182, &[cout]);
+    let y = mm::gemm_with(
+        &w,
+        &cols,
+        false,
+        false,
+        Bias::Rows(&bias),
+        Some(&[images, cout, oh, ow]),
+        v,
+    )
+    .unwrap();
+    assert_eq!(y.shape(), &[images, cout, oh, ow]);
+    let (d, _) = GemmDims::of_shapes("test", &[cout, k], &[images, k, oh * ow], false, false).unwrap();
+    let want: Vec<f64> = r::matmul_ref(&wv, &colsv, &d)
+        .iter()
+        .enumerate()
+        .map(|(e, c)| c + biasv[(e / (oh * ow)) % cout])
+        .collect();
+    assert_tensor(&format!("gemm {v:?} conv-like"), &y, &want, atol(k), RTOL);
 }
 
 macro_rules! version_tests {

@@ -1,31 +1,38 @@
 //! Matrix products: batched `matmul` (with transpose flags, so that backward never
 //! materialises a transpose), `linear` (bias fused into the GEMM epilogue), and the
-//! tape-free `gemm` entry that other op families (conv2d's im2col path) call.
+//! tape-free [`gemm`] entry that other op families call (conv2d's im2col path: e.g.
+//! `gemm(w [Cout, C*KH*KW], cols [N, C*KH*KW, OH*OW], false, false, Bias::Rows(b),
+//! Some(&[N, Cout, OH, OW]))` broadcasts the weight over the images and adds the bias
+//! per output channel; the conv records its own backward, built from `gemm` calls with
+//! transpose flags).
 //!
-//! Versions (each `shaders/matmul_vN.wgsl`; all take the same `Params` and bindings):
+//! Versions (each `shaders/matmul_vN.wgsl`):
 //! - `V1` naive: one output per invocation, the port of the reference.
-//! - `V2` register-blocked: 8x8 outputs per invocation from vec4 loads of A and B;
-//!   the best portable style on CPU drivers without subgroups (llvmpipe GL).
-//! - `V3` workgroup-memory tiled: 64x64 tile per 256 invocations, 4x4 each, K in
-//!   steps of 16 through 8 KiB of workgroup memory: the real-GPU style.
-//! - `V4` subgroup broadcast: each lane loads a share of a 32-row A panel and
-//!   `subgroupBroadcast`s it to the others (lanes 0..7 are the sources, so any
-//!   subgroup size >= 8 works: 8 on lavapipe, 32 on NVIDIA); 32x4 outputs per lane.
-//!   The lavapipe winner. Needs `gpu.has_subgroups()` and subgroups of >= 8 lanes.
+//! - `V2` register-blocked: 16x8 outputs per invocation, vec4 loads where rows are a
+//!   multiple of 4 long; the best style on CPU drivers without subgroups (llvmpipe GL).
+//! - `V3` workgroup-memory tiled: 64x64 tile per 256 invocations (4x4 each), K in steps
+//!   of 16 through 8 KiB of workgroup memory: the real-GPU style (slow on CPU drivers).
+//! - `V4` subgroup broadcast: each lane loads an eighth of a 32-row A panel and
+//!   `subgroupBroadcast`s it to the others (lanes 0..7 are the sources, so any subgroup
+//!   size >= 8 works: 8 on lavapipe, 32 on NVIDIA); 32x8 outputs per lane (32x4 when a
+//!   subgroup's 4 columns each cover N). The lavapipe winner. Needs subgroups of >= 8.
 //! - `matmul_reduce_v1`: the second pass of split-K (below).
 //!
-//! Bench: `NODEVICE_SELECT=1 cargo bench --bench kernels -- matmul` (every version).
+//! Bench: `NODEVICE_SELECT=1 cargo bench --bench kernels -- matmul` (every version;
+//! `benches/NOTES-matmul.md` records what was tried).
 //!
 //! `MatmulVersion::Auto` (the default) asks `ops::tune::choose` to time V4 (where it
 //! runs), V2 and V3 once per bucketed (M, N, K, batch, transposes) key on the adapter.
 //! With tuning off (`CPRL_TUNE=off`) it takes V4 on CPU adapters with subgroups, V2 on
-//! other CPU adapters, V3 on GPUs.
+//! other CPU adapters, V3 on GPUs. Every version computes the same sums up to f32
+//! rounding (tolerance in tests/matmul.rs).
 //!
 //! Split-K: llvmpipe stops any loop after 65,535 iterations per invocation, and the
 //! conv weight gradient has K = batch * OH * OW (400k and more). Whenever K exceeds a
-//! version's `max_chunk` (or M x N is too small to fill the device), K is cut into
-//! chunks: each chunk's product goes to a scratch tensor `[splits, batch, M, N]`, and
-//! `matmul_reduce_v1` adds the chunks in order (deterministic) plus the bias.
+//! version's `max_chunk`, or the output has few tiles, K is cut into chunks: each
+//! chunk's product goes to a scratch tensor `[splits, batch, M, N]`, and
+//! `matmul_reduce_v1` adds the chunks in order plus the bias. The chunking depends only
+//! on the shapes and the version, so results are bitwise reproducible.
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
