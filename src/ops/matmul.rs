@@ -235,9 +235,10 @@ struct Spec {
     k_align: usize,
 }
 
-/// V4 takes 8 columns per lane unless one subgroup's worth of 4 covers N.
+/// V4 takes 8 columns per lane on CPU drivers unless one subgroup's worth of 4 covers
+/// N. GPUs get 4 (32 x 8 accumulators would not fit a GPU thread's registers).
 fn v4_wide(gpu: &Gpu, n: usize) -> bool {
-    n > 4 * v4_wg(gpu) as usize
+    gpu.is_cpu() && n > 4 * v4_wg(gpu) as usize
 }
 
 /// V4's workgroup: one subgroup (8 lanes on lavapipe: the least padding for thin N),
@@ -496,6 +497,10 @@ fn resolve(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion) -
     }
     let gpu = a.gpu();
     let cands = candidates(gpu);
+    if d.batch * d.m * d.n * d.k == 0 {
+        // Nothing to time: zeros (or the bias) come out of any version.
+        return Ok(cands[0]);
+    }
     let key = format!(
         "m={},n={},k={},batch={},ta={},tb={}",
         tune::bucket(d.m),
