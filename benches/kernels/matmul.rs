@@ -73,6 +73,13 @@ pub fn bench(h: &mut Harness) {
             if v != MatmulVersion::Auto && !mm::version_available(&gpu, v) {
                 continue;
             }
+            let variant = match v {
+                MatmulVersion::Auto => match mm::auto_version(&a, &b, ta, tb) {
+                    Ok(c) => format!("Auto={c:?}"),
+                    Err(e) => format!("Auto ({e})"),
+                },
+                _ => format!("{v:?}"),
+            };
             let case = Case {
                 op: "matmul",
                 shape: format!(
@@ -80,7 +87,7 @@ pub fn bench(h: &mut Harness) {
                     if ta { " tA" } else { "" },
                     if tb { " tB" } else { "" }
                 ),
-                variant: format!("{v:?}"),
+                variant,
                 // one multiply-add = 2 flops per (m, n, k)
                 flops: d.flops(),
                 // A and B read once, C written once (lower bound on traffic)

@@ -516,6 +516,13 @@ fn resolve(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion) -
     })
 }
 
+/// The version `Auto` runs for `gemm(a, b, trans_a, trans_b, ..)` on this adapter
+/// (measured now if its shape bucket has not been yet).
+pub fn auto_version(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Result<MatmulVersion> {
+    let (d, _) = GemmDims::of_shapes("gemm", a.shape(), b.shape(), trans_a, trans_b)?;
+    resolve(a, b, &d, Bias::None, MatmulVersion::Auto)
+}
+
 fn check_bias(op: &'static str, d: &GemmDims, bias: Bias) -> Result<()> {
     let (t, want) = match bias {
         Bias::None => return Ok(()),
