@@ -55,7 +55,8 @@ override BIAS: u32 = 0u;
 
 // acc + x.x b0 + x.y b1 + x.z b2 + x.w b3: one A row (x = its values at k .. k+3)
 // times a B block (b_t = 4 columns at k + t).
-fn fma4(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
+fn fma4(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>,
+        b3: vec4<f32>) -> vec4<f32> {
     return fma(vec4(x.w), b3, fma(vec4(x.z), b2, fma(vec4(x.y), b1, fma(vec4(x.x), b0, acc))));
 }
 
@@ -101,7 +102,8 @@ fn a_block(a0: u32, r: u32, kk: u32, valid: u32) -> mat4x4<f32> {
     }
     let o = a0 + kk;
     return mat4x4(load_a(o + r * p.k, 1u, valid), load_a(o + min(r + 1u, last) * p.k, 1u, valid),
-                  load_a(o + min(r + 2u, last) * p.k, 1u, valid), load_a(o + min(r + 3u, last) * p.k, 1u, valid));
+                  load_a(o + min(r + 2u, last) * p.k, 1u, valid),
+                  load_a(o + min(r + 3u, last) * p.k, 1u, valid));
 }
 
 // The 4x4 block of B at columns c .. c+3 (clamped like rows of A) and k .. k+3:

@@ -16,14 +16,16 @@
 // A workgroup computes a 32-row x (8 * WG)-column tile (WIDE) or 32 x (4 * WG); each
 // invocation 32 rows x 8 columns (64 vec4 accumulators) or 32 x 4. Per step of 4 k,
 // every lane loads its own B block (4 k x 8 or 4 columns) and a 4x4 block of the
-// 32 x 4 A panel: lane j (subgroup lane mod 8)
-// loads rows 4j .. 4j+3; then lanes 0..7 broadcast their blocks to the whole subgroup
-// with subgroupBroadcast, so each A value is loaded once per subgroup instead of once
-// per lane. Any subgroup size >= 8 works (lanes 8 and up load copies of lanes 0..7).
+// 32 x 4 A panel: lane j (subgroup lane mod 8) loads rows 4j .. 4j+3; then lanes 0..7
+// broadcast their blocks to the whole subgroup with subgroupBroadcast, so each A value
+// is loaded once per subgroup instead of once per lane. Any subgroup size >= 8 works
+// (lanes 8 and up load copies of lanes 0..7).
 // Every lane runs to the end (broadcasts need the whole subgroup): out-of-range rows
 // and columns read clamped indices and are not stored.
 // Why: on CPU drivers (lavapipe) every per-lane load is a scalar loop over the lanes,
-// so loads per FMA decide the speed; broadcasts and vec4 loads cut them.
+// so loads per FMA decide the speed; broadcasts and vec4 loads cut them. The 32 rows
+// are unrolled into separate variables: gallivm turns every access to a local array
+// (even at a constant index) into per-lane memory traffic.
 // Grid: (x, y) flat over tiles_m * tiles_n (tile column fastest), z = batch entry *
 // splits + K chunk. WG (a multiple of the subgroup size, >= 8) is set by the host.
 // The K loop runs ceil(k_chunk / 4) times (the host keeps it under llvmpipe's cap).
@@ -63,7 +65,8 @@ override BIAS: u32 = 0u;
 
 // acc + x.x b0 + x.y b1 + x.z b2 + x.w b3: one A row (x = its values at k .. k+3)
 // times a B block (b_t = 4 columns at k + t).
-fn fma4(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
+fn fma4(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>,
+        b3: vec4<f32>) -> vec4<f32> {
     return fma(vec4(x.w), b3, fma(vec4(x.z), b2, fma(vec4(x.y), b1, fma(vec4(x.x), b0, acc))));
 }
 
@@ -109,7 +112,8 @@ fn a_block(a0: u32, r: u32, kk: u32, valid: u32) -> mat4x4<f32> {
     }
     let o = a0 + kk;
     return mat4x4(load_a(o + r * p.k, 1u, valid), load_a(o + min(r + 1u, last) * p.k, 1u, valid),
-                  load_a(o + min(r + 2u, last) * p.k, 1u, valid), load_a(o + min(r + 3u, last) * p.k, 1u, valid));
+                  load_a(o + min(r + 2u, last) * p.k, 1u, valid),
+                  load_a(o + min(r + 3u, last) * p.k, 1u, valid));
 }
 
 // The 4x4 block of B at columns c .. c+3 (clamped like rows of A) and k .. k+3:
@@ -193,9 +197,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // First row of this lane's A block and first column of each B block, clamped; with
     // vec4 reads whole groups of 4 are clamped (m, n are then multiples of 4).
     let lm = select(p.m - 1u, p.m - 4u, TA && VA);
-    var cb0 = min(col + 0u, p.n - 1u);
+    var cb0 = min(col, p.n - 1u);
     if (!TB && VB) {
-        cb0 = min(col + 0u, p.n - 4u);
+        cb0 = min(col, p.n - 4u);
     }
     var cb1 = min(col + 4u, p.n - 1u);
     if (!TB && VB) {
@@ -268,7 +272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     for (var kk = k0; kk < k1; kk = kk + 4u) {
         let valid = min(k1 - kk, 4u);
-        let x_0 = a_block(a0, min(row0 + 0u + 4u * (sg_lane % 8u), lm), kk, valid);
+        let x_0 = a_block(a0, min(row0 + 4u * (sg_lane % 8u), lm), kk, valid);
         let y0 = b_block(b0, cb0, kk, valid);
         // Panel row 4l + i is column i of lane l's block.
         let x0 = subgroupBroadcast(x_0[0], 0u);
