@@ -1,7 +1,9 @@
 //! Matmul rows: square GEMMs and the GEMMs of the small CNN of DESIGN.md section 4
 //! (batch 32, 3x224x224, three stride-2 3x3 convs 3-32-64-128) run as im2col, for
 //! every version. Validation samples output elements against the f64 reference (a
-//! full reference product of these sizes takes minutes).
+//! full reference product of these sizes takes minutes). Peak for comparison on the
+//! 2-core lavapipe machine: native AVX-512 GEMM code reaches ~95 GFLOP/s
+//! (WGPU-NOTES.md); the goal for V4 there is 45 at 512^3.
 
 use cprl::Tensor;
 use cprl::ops::matmul::{self as mm, Bias, GemmDims, MatmulVersion};

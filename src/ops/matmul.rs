@@ -14,8 +14,9 @@
 //!   of 16 through 8 KiB of workgroup memory: the real-GPU style (slow on CPU drivers).
 //! - `V4` subgroup broadcast: each lane loads an eighth of a 32-row A panel and
 //!   `subgroupBroadcast`s it to the others (lanes 0..7 are the sources, so any subgroup
-//!   size >= 8 works: 8 on lavapipe, 32 on NVIDIA); 32x8 outputs per lane (32x4 when a
-//!   subgroup's 4 columns each cover N). The lavapipe winner. Needs subgroups of >= 8.
+//!   size >= 8 works: 8 on lavapipe, 32 on NVIDIA); 32x8 outputs per lane (32x4 on GPUs,
+//!   and where 4 columns per lane of one subgroup already cover N). The lavapipe
+//!   winner. Needs subgroups of 8 lanes or more.
 //! - `matmul_reduce_v1`: the second pass of split-K (below).
 //!
 //! Bench: `NODEVICE_SELECT=1 cargo bench --bench kernels -- matmul` (every version;
