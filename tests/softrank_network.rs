@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use cprl::Tensor;
 use cprl::autograd::{self, gradcheck::assert_grad};
-use cprl::ops::softrank::network::{self as nw, NetworkOptions, network_plan};
+use cprl::ops::softrank::network::{self as nw, NetworkOptions, NetworkVersion, network_plan};
 use cprl::ops::softrank::{Method, NetworkKind, Order, Relaxation, soft_rank, soft_rank_ordered};
 use cprl::reference::softrank::network as r;
 use cprl::reference::softrank::sort::{argsort_ref, hard_rank_ref};
@@ -94,28 +94,45 @@ fn backward_matches_ref(kind: NetworkKind, relax: Relaxation, shapes: &[(usize, 
     }
 }
 
+fn version(v: NetworkVersion) -> NetworkOptions {
+    NetworkOptions {
+        version: v,
+        ..Default::default()
+    }
+}
+
 macro_rules! network_tests {
-    ($($fwd:ident, $bwd:ident: $kind:expr, $relax:expr;)*) => {$(
+    ($($fwd:ident, $bwd:ident: $v:expr, $kind:expr, $relax:expr;)*) => {$(
         #[test]
         fn $fwd() {
-            forward_matches_ref($kind, $relax, SHAPES, &NetworkOptions::default());
+            forward_matches_ref($kind, $relax, SHAPES, &version($v));
         }
         #[test]
         fn $bwd() {
-            backward_matches_ref($kind, $relax, SHAPES, &NetworkOptions::default());
+            backward_matches_ref($kind, $relax, SHAPES, &version($v));
         }
     )*};
 }
 
 network_tests! {
     softrank_network_forward_v1_matches_ref_oddeven_logistic,
-    softrank_network_backward_v1_matches_ref_oddeven_logistic: NetworkKind::OddEven, Relaxation::Logistic;
+    softrank_network_backward_v1_matches_ref_oddeven_logistic: NetworkVersion::V1, NetworkKind::OddEven, Relaxation::Logistic;
     softrank_network_forward_v1_matches_ref_oddeven_cauchy,
-    softrank_network_backward_v1_matches_ref_oddeven_cauchy: NetworkKind::OddEven, Relaxation::Cauchy;
+    softrank_network_backward_v1_matches_ref_oddeven_cauchy: NetworkVersion::V1, NetworkKind::OddEven, Relaxation::Cauchy;
     softrank_network_forward_v1_matches_ref_bitonic_logistic,
-    softrank_network_backward_v1_matches_ref_bitonic_logistic: NetworkKind::Bitonic, Relaxation::Logistic;
+    softrank_network_backward_v1_matches_ref_bitonic_logistic: NetworkVersion::V1, NetworkKind::Bitonic, Relaxation::Logistic;
     softrank_network_forward_v1_matches_ref_bitonic_cauchy,
-    softrank_network_backward_v1_matches_ref_bitonic_cauchy: NetworkKind::Bitonic, Relaxation::Cauchy;
+    softrank_network_backward_v1_matches_ref_bitonic_cauchy: NetworkVersion::V1, NetworkKind::Bitonic, Relaxation::Cauchy;
+    softrank_network_forward_v2_matches_ref_oddeven_logistic,
+    softrank_network_backward_v2_matches_ref_oddeven_logistic: NetworkVersion::V2, NetworkKind::OddEven, Relaxation::Logistic;
+    softrank_network_forward_v2_matches_ref_oddeven_cauchy,
+    softrank_network_backward_v2_matches_ref_oddeven_cauchy: NetworkVersion::V2, NetworkKind::OddEven, Relaxation::Cauchy;
+    softrank_network_forward_v2_matches_ref_bitonic_logistic,
+    softrank_network_backward_v2_matches_ref_bitonic_logistic: NetworkVersion::V2, NetworkKind::Bitonic, Relaxation::Logistic;
+    softrank_network_forward_v2_matches_ref_bitonic_cauchy,
+    softrank_network_backward_v2_matches_ref_bitonic_cauchy: NetworkVersion::V2, NetworkKind::Bitonic, Relaxation::Cauchy;
+    softrank_network_forward_auto_matches_ref_bitonic_logistic,
+    softrank_network_backward_auto_matches_ref_bitonic_logistic: NetworkVersion::Auto, NetworkKind::Bitonic, Relaxation::Logistic;
 }
 
 #[test]
@@ -124,8 +141,15 @@ fn softrank_network_backward_v1_matches_ref_forced_plans() {
     // short), several chunks of rows (the last one short), a sweep split into many
     // dispatches, and a workgroup smaller than the layer.
     let shapes = [(5, 37), (3, 64), (1, 2)];
-    for (seg, rows_per_chunk, sweep_step, wg) in [(4, 2, 3, 32), (7, 1, 1, 8), (1, 4, 5, 1)] {
+    for (v, seg, rows_per_chunk, sweep_step, wg) in [
+        (NetworkVersion::V1, 4, 2, 3, 32),
+        (NetworkVersion::V1, 7, 1, 1, 8),
+        (NetworkVersion::V1, 1, 4, 5, 1),
+        (NetworkVersion::V2, 4, 2, 3, 1),
+        (NetworkVersion::V2, 7, 3, 1, 2),
+    ] {
         let opts = NetworkOptions {
+            version: v,
             seg: Some(seg),
             rows_per_chunk: Some(rows_per_chunk),
             sweep_step: Some(sweep_step),
@@ -147,15 +171,20 @@ fn softrank_network_plan_stays_under_the_loop_cap() {
     let gpu = gpu();
     for kind in [NetworkKind::OddEven, NetworkKind::Bitonic] {
         for &n in &[2usize, 37, 3136, 4096, 16384] {
-            for grad in [false, true] {
-                let p = network_plan(&gpu, kind, n, 256, grad, &NetworkOptions::default()).unwrap();
-                let wg = p.wg as usize;
+            for (grad, v) in [(false, NetworkVersion::V1), (true, NetworkVersion::V1), (false, NetworkVersion::V2), (true, NetworkVersion::V2)] {
+                let Ok(p) = network_plan(&gpu, kind, n, 256, grad, &version(v)) else {
+                    // V2 walks a whole row per invocation: long rows are V1's.
+                    assert!(v == NetworkVersion::V2 && n > 4096, "{kind:?} n={n} {v:?}");
+                    continue;
+                };
+                let wg = if v == NetworkVersion::V2 { 1 } else { p.wg as usize };
                 let k = if grad { 2 } else { 1 };
                 let per_layer = 1 + p.pairs.div_ceil(wg).max(1);
                 let copy = (k * n).div_ceil(wg) + 1;
                 let sweep = p.sweep_step * per_layer + (p.sweep_step.div_ceil(p.seg) + 1) * copy + 17;
                 let segment = 2 * p.seg * per_layer + 17 * p.seg + 3 * copy;
                 assert!(sweep < 65_535 && segment < 65_535, "{kind:?} n={n} {p:?}: {sweep} {segment}");
+                assert!(p.sweep_loops < 65_535 && p.segment_loops < 65_535, "{p:?}");
                 assert!(p.seg * p.nseg >= p.layers && p.rows_per_chunk * p.stride * 4 <= 64 << 20, "{p:?}");
             }
         }

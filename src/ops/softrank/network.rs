@@ -27,9 +27,18 @@
 //! Versions:
 //! - V1 (`softrank_network_{forward,backward}_v1.wgsl`): one workgroup per row, its
 //!   lanes sharing each layer's comparators, storageBarrier between layers, state in a
-//!   storage scratch buffer. Every invocation loops at most ~30,000 times per dispatch
-//!   (the sweep is split into several dispatches when needed: odd-even n = 4096 has
-//!   4096 layers of 8 comparators per lane).
+//!   storage scratch buffer. 32 lanes on CPU adapters (a barrier there costs per lane),
+//!   up to 256 elsewhere.
+//! - V2 (`..._v2.wgsl`): one invocation per row walking every comparator itself, no
+//!   barriers, rows interleaved in the scratch so neighbouring lanes touch neighbouring
+//!   words. Rows must fit its loop budget (n up to about 6000 forward, 4096 backward).
+//! - Auto (default): `ops::tune::choose` between them (V1 first), measured on at most
+//!   256 rows and keyed on (kind, pass, bucketed n, bucketed rows). On lavapipe V2 won
+//!   at many short rows and V1 at long rows (benches/NOTES-softrank-misc.md).
+//!
+//! Every invocation loops at most 50,000 times per dispatch under the plan's accounting
+//! (llvmpipe stops at 65,535): the sweep is split into several dispatches when needed
+//! (odd-even n = 4096 has 4096 layers), and segments are shortened.
 //!
 //! Bench: `cargo bench --bench kernels -- softrank.network`.
 
@@ -42,9 +51,11 @@ use crate::tensor::Tensor;
 
 static FORWARD_V1: Kernel = kernel!("softrank_network_forward_v1");
 static BACKWARD_V1: Kernel = kernel!("softrank_network_backward_v1");
+static FORWARD_V2: Kernel = kernel!("softrank_network_forward_v2");
+static BACKWARD_V2: Kernel = kernel!("softrank_network_backward_v2");
 
 /// Loop iterations one invocation may run in a dispatch (llvmpipe stops at 65,535).
-const LOOP_BUDGET: usize = 30_000;
+const LOOP_BUDGET: usize = 50_000;
 /// Scratch bytes one chunk of rows may use.
 const SCRATCH_BUDGET: u64 = 64 << 20;
 /// A segment holds all layers when its d values take at most this many floats per row.
@@ -53,8 +64,11 @@ const ONE_SEGMENT_FLOATS: usize = 1 << 19;
 /// Which kernel version runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkVersion {
+    /// V2 on CPU adapters when the row fits its loop budget, else V1.
     #[default]
+    Auto,
     V1,
+    V2,
 }
 
 /// Overrides of the automatic plan, for tests (to reach multi-segment, multi-chunk and
@@ -68,7 +82,7 @@ pub struct NetworkOptions {
     pub rows_per_chunk: Option<usize>,
     /// Layers per sweep dispatch.
     pub sweep_step: Option<usize>,
-    /// Workgroup size (32..256).
+    /// Workgroup size (1..=256): lanes per row in V1, rows per workgroup in V2.
     pub wg: Option<u32>,
 }
 
@@ -87,6 +101,8 @@ pub fn network_size(kind: NetworkKind, n: usize) -> (usize, usize) {
 /// How one call is cut into dispatches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetworkPlan {
+    /// The concrete version (never Auto).
+    pub version: NetworkVersion,
     pub layers: usize,
     pub pairs: usize,
     pub seg: usize,
@@ -98,9 +114,19 @@ pub struct NetworkPlan {
     pub rows_per_chunk: usize,
     pub sweep_step: usize,
     pub wg: u32,
+    /// Loop iterations of one invocation in the longest sweep and segment dispatch.
+    pub sweep_loops: usize,
+    pub segment_loops: usize,
 }
 
-/// The plan for `rows` rows of `n`; `grad` for the backward (twice the state).
+/// Loop iterations per invocation: (per layer, per copy of a row's k * n floats).
+fn loop_costs(version: NetworkVersion, pairs: usize, kn: usize, wg: usize) -> (usize, usize) {
+    let lanes = if version == NetworkVersion::V2 { 1 } else { wg };
+    (1 + pairs.div_ceil(lanes).max(1), kn.div_ceil(lanes) + 1)
+}
+
+/// The plan for `rows` rows of `n`; `grad` for the backward (twice the state). `Auto`
+/// plans V1 here: the run resolves it by measurement (see the module header).
 pub fn network_plan(
     gpu: &Gpu,
     kind: NetworkKind,
@@ -109,18 +135,47 @@ pub fn network_plan(
     grad: bool,
     opts: &NetworkOptions,
 ) -> Result<NetworkPlan> {
-    let (layers, pairs) = network_size(kind, n);
     let k = if grad { 2 } else { 1 };
-    let wg = opts
-        .wg
-        .unwrap_or_else(|| pairs.max(1).next_power_of_two().clamp(32, 256) as u32);
+    let version = match opts.version {
+        NetworkVersion::Auto => NetworkVersion::V1,
+        v => v,
+    };
+    plan_for(gpu, version, kind, n, rows, k, opts)
+}
+
+fn plan_for(
+    gpu: &Gpu,
+    version: NetworkVersion,
+    kind: NetworkKind,
+    n: usize,
+    rows: usize,
+    k: usize,
+    opts: &NetworkOptions,
+) -> Result<NetworkPlan> {
+    let (layers, pairs) = network_size(kind, n);
+    // V1: lanes share a row, 32 lanes on CPU drivers (a barrier costs per lane there),
+    // up to 256 elsewhere. V2: rows per workgroup.
+    let wg = opts.wg.unwrap_or(match version {
+        NetworkVersion::V2 => 64,
+        _ if gpu.is_cpu() => 32,
+        _ => pairs.max(1).next_power_of_two().clamp(32, 256) as u32,
+    });
     if !(1..=256).contains(&wg) {
         return Err(Error::Invalid(format!("soft_rank (network): workgroup size {wg} is outside 1..=256")));
     }
-    let wgu = wg as usize;
-    let per_layer = 1 + pairs.div_ceil(wgu).max(1);
-    // Segment: recompute and walk back, 2 passes over its layers plus a stage lookup.
-    let seg_cap = (LOOP_BUDGET / (2 * per_layer + 18)).max(1);
+    let (per_layer, copy) = loop_costs(version, pairs, k * n, wg as usize);
+    // A segment dispatch: copy in, initialise v (and p), write out, then two walks over
+    // its layers with a stage lookup (<= 18) each.
+    let seg_fixed = 2 * copy + 2;
+    let too_long = || {
+        Error::Invalid(format!(
+            "soft_rank (network): rows of {n} are too long for {version:?} under the loop cap"
+        ))
+    };
+    if seg_fixed + 2 * per_layer + 18 > LOOP_BUDGET {
+        return Err(too_long());
+    }
+    let seg_cap = (LOOP_BUDGET - seg_fixed) / (2 * per_layer + 18);
     let seg_mem = if layers * pairs * k <= ONE_SEGMENT_FLOATS {
         layers
     } else {
@@ -128,13 +183,18 @@ pub fn network_plan(
     };
     let seg = opts.seg.unwrap_or(seg_mem.min(seg_cap)).clamp(1, layers.max(1));
     let nseg = layers.div_ceil(seg).max(1);
+    // A sweep dispatch of L layers: the load, L layers, and a checkpoint copy every seg.
+    let sweep_fixed = 2 * copy + 18;
+    if sweep_fixed + per_layer + copy > LOOP_BUDGET {
+        return Err(too_long());
+    }
+    let sweep_auto = ((LOOP_BUDGET - sweep_fixed) as f64 / (per_layer as f64 + copy as f64 / seg as f64)) as usize;
+    let sweep_step = opts.sweep_step.unwrap_or(sweep_auto).max(1);
+    let sweep_loops = sweep_fixed + sweep_step * per_layer + sweep_step.div_ceil(seg) * copy;
+    let segment_loops = seg_fixed + seg * (2 * per_layer + 18);
     let off_ck = 2 * k * n;
     let off_d = off_ck + nseg * k * n;
     let stride = off_d + seg * k * pairs;
-    let copy = (k * n).div_ceil(wgu) + 1;
-    let sweep_step = opts
-        .sweep_step
-        .unwrap_or((LOOP_BUDGET / (per_layer + copy.div_ceil(seg) + 1)).max(1));
     let budget = SCRATCH_BUDGET.min(gpu.max_binding_bytes());
     let row_bytes = stride as u64 * 4;
     if row_bytes > budget {
@@ -147,6 +207,7 @@ pub fn network_plan(
     let fit = (budget / row_bytes) as usize;
     let rows_per_chunk = opts.rows_per_chunk.unwrap_or(fit).clamp(1, fit).min(rows.max(1));
     Ok(NetworkPlan {
+        version,
         layers,
         pairs,
         seg,
@@ -157,6 +218,8 @@ pub fn network_plan(
         rows_per_chunk,
         sweep_step,
         wg,
+        sweep_loops,
+        segment_loops,
     })
 }
 
@@ -214,9 +277,82 @@ fn run(
     if rows * n == 0 {
         return Ok(out);
     }
-    let plan = network_plan(gpu, kind, n, rows, g.is_some(), opts)?;
+    let mut opts = *opts;
+    if opts.version == NetworkVersion::Auto {
+        opts.version = choose_version(x, g, kind, relax, strength, order, &opts)?;
+    }
+    let plan = network_plan(gpu, kind, n, rows, g.is_some(), &opts)?;
+    dispatch(x, g, &out, rows, &plan, kind, relax, strength, order)?;
+    Ok(out)
+}
+
+/// Rows the version choice is measured on (the cost per row does not depend on the
+/// row count once both cores are busy).
+const TUNE_ROWS: usize = 256;
+
+/// The faster of V1 and V2 for this shape, measured once per (kind, pass, n bucket,
+/// rows bucket) on at most TUNE_ROWS rows.
+#[allow(clippy::too_many_arguments)]
+fn choose_version(
+    x: &Tensor,
+    g: Option<&Tensor>,
+    kind: NetworkKind,
+    relax: Relaxation,
+    strength: f32,
+    order: Order,
+    opts: &NetworkOptions,
+) -> Result<NetworkVersion> {
+    let gpu = x.gpu();
+    let (rows, n) = (x.dim(0), x.dim(1));
+    let sub = rows.min(TUNE_ROWS);
+    let mut cands = Vec::new();
+    for v in [NetworkVersion::V1, NetworkVersion::V2] {
+        if network_plan(gpu, kind, n, sub, g.is_some(), &NetworkOptions { version: v, ..*opts }).is_ok() {
+            cands.push(v);
+        }
+    }
+    if cands.is_empty() {
+        return Ok(NetworkVersion::V1);
+    }
+    let key = format!(
+        "{kind:?},{},n={},rows={}",
+        if g.is_some() { "bwd" } else { "fwd" },
+        crate::ops::tune::bucket(n),
+        crate::ops::tune::bucket(sub)
+    );
+    crate::ops::tune::choose(gpu, "softrank_network", &key, &cands, |v| {
+        let plan = network_plan(gpu, kind, n, sub, g.is_some(), &NetworkOptions { version: v, ..*opts })?;
+        let tmp = Tensor::empty(gpu, x.shape())?;
+        dispatch(x, g, &tmp, sub, &plan, kind, relax, strength, order)
+    })
+}
+
+/// Records the dispatches for the first `rows` rows.
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    x: &Tensor,
+    g: Option<&Tensor>,
+    out: &Tensor,
+    rows: usize,
+    plan: &NetworkPlan,
+    kind: NetworkKind,
+    relax: Relaxation,
+    strength: f32,
+    order: Order,
+) -> Result<()> {
+    let gpu = x.gpu();
+    let n = x.dim(1);
     let work = Tensor::empty(gpu, &[plan.rows_per_chunk * plan.stride])?;
-    let kernel = if g.is_some() { &BACKWARD_V1 } else { &FORWARD_V1 };
+    let kernel = match (plan.version, g.is_some()) {
+        (NetworkVersion::V2, true) => &BACKWARD_V2,
+        (NetworkVersion::V2, false) => &FORWARD_V2,
+        (_, true) => &BACKWARD_V1,
+        (_, false) => &FORWARD_V1,
+    };
+    let groups = |chunk: usize| match plan.version {
+        NetworkVersion::V2 => chunk.div_ceil(plan.wg as usize) as u64,
+        _ => chunk as u64,
+    };
     let constants = [
         ("WG", plan.wg as f64),
         ("KIND", (kind == NetworkKind::Bitonic) as u32 as f64),
@@ -258,7 +394,7 @@ fn run(
                 constants: &constants,
                 params: bytemuck::bytes_of(p),
                 args,
-                workgroups: grid_1d(chunk as u64),
+                workgroups: grid_1d(groups(chunk)),
             })
         };
         // Forward sweep to the start of the last segment, checkpointing each segment.
@@ -280,7 +416,7 @@ fn run(
         }
         row0 += chunk;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The forward kernels alone (nothing recorded): ranks of the rows of `x` ([rows, n]).

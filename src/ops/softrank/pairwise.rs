@@ -10,8 +10,10 @@
 //! - V3: one workgroup per 256 elements, the row streamed through workgroup memory in
 //!   tiles. The usual GPU style.
 //!
-//! `Auto` (the default) asks `ops::tune::choose` between V2 and V3, keyed on the
-//! bucketed (rows, n); with tuning off it takes V2 on CPU adapters and V3 elsewhere.
+//! `Auto` (the default) asks `ops::tune::choose` between V2 and V3, measured on the
+//! leading rows (at most 2^26 sigmoid terms: rows are independent) and keyed on the
+//! bucketed (rows measured, n); with tuning off it takes V2 on CPU adapters and V3
+//! elsewhere.
 //! Every version sums in the same order per element within f32 rounding of each other.
 //! Rows up to n = 32768 (the per-invocation loop stays under llvmpipe's cap).
 //!
@@ -86,13 +88,22 @@ fn sign(order: Order) -> f32 {
     }
 }
 
-/// The version Auto resolves to for this shape (measured once per bucket).
+/// Sigmoid terms the version choice is measured on (the leading rows stand for all).
+const TUNE_TERMS: usize = 1 << 26;
+
+/// Rows the version choice for rows of n is measured on.
+fn tune_rows(rows: usize, n: usize) -> usize {
+    (TUNE_TERMS / (n * n).max(1)).clamp(1, rows)
+}
+
+/// The version Auto resolves to for this shape (measured once per bucket); `run(v, rows)`
+/// enqueues version v on the first `rows` rows.
 fn resolve(
     x: &Tensor,
     rows: usize,
     n: usize,
     pass: &'static str,
-    run: impl FnMut(PairwiseVersion) -> Result<()>,
+    mut run: impl FnMut(PairwiseVersion, usize) -> Result<()>,
 ) -> Result<PairwiseVersion> {
     let gpu = x.gpu();
     let cands = if gpu.is_cpu() {
@@ -100,8 +111,9 @@ fn resolve(
     } else {
         [PairwiseVersion::V3, PairwiseVersion::V2]
     };
-    let key = format!("rows={},n={}", tune::bucket(rows), tune::bucket(n));
-    tune::choose(gpu, pass, &key, &cands, run)
+    let sub = tune_rows(rows, n);
+    let key = format!("rows={},n={}", tune::bucket(sub), tune::bucket(n));
+    tune::choose(gpu, pass, &key, &cands, |v| run(v, sub))
 }
 
 fn launch(
@@ -165,9 +177,9 @@ pub fn pairwise_forward(x: &Tensor, strength: f32, order: Order, version: Pairwi
     }
     let k = sign(order) / strength;
     let version = match version {
-        PairwiseVersion::Auto => resolve(x, rows, n, "softrank_pairwise_forward", |v| {
+        PairwiseVersion::Auto => resolve(x, rows, n, "softrank_pairwise_forward", |v, sub| {
             let tmp = Tensor::empty(x.gpu(), x.shape())?;
-            launch(x, None, &tmp, rows, n, k, v)
+            launch(x, None, &tmp, sub, n, k, v)
         })?,
         v => v,
     };
@@ -199,9 +211,9 @@ pub fn pairwise_backward(
     }
     let k = sign(order) / strength;
     let version = match version {
-        PairwiseVersion::Auto => resolve(x, rows, n, "softrank_pairwise_backward", |v| {
+        PairwiseVersion::Auto => resolve(x, rows, n, "softrank_pairwise_backward", |v, sub| {
             let tmp = Tensor::empty(x.gpu(), x.shape())?;
-            launch(x, Some(g), &tmp, rows, n, k, v)
+            launch(x, Some(g), &tmp, sub, n, k, v)
         })?,
         v => v,
     };
