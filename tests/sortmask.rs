@@ -7,7 +7,7 @@ use common::*;
 use cprl::Tensor;
 use cprl::autograd::{self, gradcheck::assert_grad};
 use cprl::ops::softrank::{Method, NetworkKind, Relaxation};
-use cprl::ops::sortmask::{SortMaskConfig, sortmask};
+use cprl::ops::sortmask::{SortMaskConfig, SortMaskVersion, sortmask, sortmask_with};
 use cprl::reference::sortmask::{SortMaskRefConfig, sortmask_backward_ref, sortmask_ref};
 
 const BITONIC: Method = Method::Network {
@@ -47,22 +47,25 @@ fn shapes(method: Method) -> Vec<[usize; 4]> {
     s
 }
 
-fn run_case(method: Method, check_grads: bool) {
+fn run_case(method: Method, version: SortMaskVersion, check_grads: bool) {
     let gpu = gpu();
     let cfg = config(method, 0.1);
     let rcfg = ref_config(&cfg);
     for (k, shape) in shapes(method).into_iter().enumerate() {
         let numel: usize = shape.iter().product();
         let n = shape[2] * shape[3];
+        if version == SortMaskVersion::V2 && n % 4 != 0 {
+            continue;
+        }
         let fv = rand_vec(10 + k as u64, numel);
         let f = Tensor::from_slice(&gpu, &fv, &shape).unwrap().requires_grad_();
         let f64v = f64s(&fv);
         let want = sortmask_ref(&f64v, n, &rcfg);
-        let out = sortmask(&f, &cfg).unwrap();
+        let out = sortmask_with(&f, &cfg, version).unwrap();
         assert_eq!(out.shape(), &shape);
         // out = mu + (f - mu) g, |f - mu| < 2: a rank error dr (about 1e-5 n) moves g by
         // dr / ((n - 1) T) / 4.
-        let what = format!("sortmask {method:?} {shape:?}");
+        let what = format!("sortmask {version:?} {method:?} {shape:?}");
         assert_tensor(&what, &out, &want.out, 2e-4, 0.0);
         if !check_grads {
             continue;
@@ -79,19 +82,23 @@ fn run_case(method: Method, check_grads: bool) {
     }
 }
 
-#[test]
-fn sortmask_forward_v1_matches_ref_pairwise() {
-    run_case(Method::Pairwise, false);
+macro_rules! version_tests {
+    ($($name:ident: $method:expr, $v:expr, $grads:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            run_case($method, $v, $grads);
+        }
+    )*};
 }
 
-#[test]
-fn sortmask_backward_v1_matches_ref_pairwise() {
-    run_case(Method::Pairwise, true);
-}
-
-#[test]
-fn sortmask_backward_v1_matches_ref_network() {
-    run_case(BITONIC, true);
+version_tests! {
+    sortmask_forward_v1_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V1, false;
+    sortmask_backward_v1_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V1, true;
+    sortmask_backward_v1_matches_ref_network: BITONIC, SortMaskVersion::V1, true;
+    sortmask_forward_v2_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V2, false;
+    sortmask_backward_v2_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V2, true;
+    sortmask_backward_v2_matches_ref_network: BITONIC, SortMaskVersion::V2, true;
+    sortmask_backward_auto_matches_ref_network: BITONIC, SortMaskVersion::Auto, true;
 }
 
 #[test]
@@ -151,4 +158,8 @@ fn sortmask_rejects_bad_arguments() {
         ..config(Method::Pairwise, 0.1)
     };
     assert!(sortmask(&f, &bad).is_err());
+    // V2 reads rows as vec4s.
+    let odd = Tensor::zeros(&gpu, &[1, 1, 3, 3]).unwrap();
+    let e = sortmask_with(&odd, &config(Method::Pairwise, 0.1), SortMaskVersion::V2).unwrap_err().to_string();
+    assert!(e.contains("multiple of 4"), "{e}");
 }
