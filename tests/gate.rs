@@ -62,7 +62,11 @@ fn run_case(method: Method, strength: f32, weighted: bool, check_grads: bool) {
         let wv = rand_range(20 + k as u64, ch, 0.2, 1.5);
         let z = Tensor::from_slice(&gpu, &zv, &[b, ch]).unwrap().requires_grad_();
         let w = Tensor::from_slice(&gpu, &wv, &[ch]).unwrap().requires_grad_();
-        let key = if weighted { GateKey::WeightedAbs(w.clone()) } else { GateKey::Z };
+        let key = if weighted {
+            GateKey::WeightedAbs(w.clone())
+        } else {
+            GateKey::Z
+        };
         let cfg = config(method, strength, key);
         let w64 = f64s(&wv);
         let rcfg = ref_config(&cfg, weighted.then_some(&w64[..]));
@@ -77,18 +81,35 @@ fn run_case(method: Method, strength: f32, weighted: bool, check_grads: bool) {
             continue;
         }
         // loss = <gc, c> + <gn, n> + <gm, m>: all three outputs' backward nodes at once.
-        let (gc, gn, gm) = (rand_vec(30 + k as u64, b * ch), rand_vec(31 + k as u64, b * ch), rand_vec(32 + k as u64, b * ch));
+        let (gc, gn, gm) = (
+            rand_vec(30 + k as u64, b * ch),
+            rand_vec(31 + k as u64, b * ch),
+            rand_vec(32 + k as u64, b * ch),
+        );
         let t = |v: &[f32]| Tensor::from_slice(&gpu, v, &[b, ch]).unwrap();
         let loss = ew::add(
-            &ew::add(&reduce::sum(&ew::mul(&c, &t(&gc)).unwrap()).unwrap(), &reduce::sum(&ew::mul(&n, &t(&gn)).unwrap()).unwrap())
-                .unwrap(),
+            &ew::add(
+                &reduce::sum(&ew::mul(&c, &t(&gc)).unwrap()).unwrap(),
+                &reduce::sum(&ew::mul(&n, &t(&gn)).unwrap()).unwrap(),
+            )
+            .unwrap(),
             &reduce::sum(&ew::mul(&m, &t(&gm)).unwrap()).unwrap(),
         )
         .unwrap();
         let grads = autograd::backward(&loss).unwrap();
         let mut dz = vec![0.0; b * ch];
         let mut dw = vec![0.0; ch];
-        cpr_gate_backward_ref(&z64, ch, &rcfg, &want, &f64s(&gc), &f64s(&gn), &f64s(&gm), &mut dz, Some(&mut dw));
+        cpr_gate_backward_ref(
+            &z64,
+            ch,
+            &rcfg,
+            &want,
+            &f64s(&gc),
+            &f64s(&gn),
+            &f64s(&gm),
+            &mut dz,
+            Some(&mut dw),
+        );
         // The rank path multiplies rank-gradient errors (2e-5 of the largest, see the
         // soft-rank tests) by up to 1 / ((C - 1) T) / 4 per channel.
         let atol = 1e-4 * max_abs(&dz) + 1e-5;
@@ -146,7 +167,8 @@ fn gate_reference_backward_matches_finite_differences() {
                 let mut dw = vec![0.0; ch];
                 cpr_gate_backward_ref(&z, ch, &cfg, &fwd, &g[0], &g[1], &g[2], &mut dz, Some(&mut dw));
                 // Outputs stacked [c; n; m], cotangent [gc; gn; gm].
-                let stack = |o: &cprl::reference::gate::GateRefOut| [o.c.clone(), o.n.clone(), o.m.clone()].concat();
+                let stack =
+                    |o: &cprl::reference::gate::GateRefOut| [o.c.clone(), o.n.clone(), o.m.clone()].concat();
                 let gall = g.concat();
                 assert_grad(
                     &format!("gate dz {method:?} weighted={weighted} [{b}, {ch}]"),
@@ -161,7 +183,16 @@ fn gate_reference_backward_matches_finite_differences() {
                 if weighted {
                     assert_grad(
                         &format!("gate dw {method:?} [{b}, {ch}]"),
-                        &|ww: &[f64]| stack(&cpr_gate_ref(&z, ch, &GateRefConfig { weights: Some(ww), ..cfg })),
+                        &|ww: &[f64]| {
+                            stack(&cpr_gate_ref(
+                                &z,
+                                ch,
+                                &GateRefConfig {
+                                    weights: Some(ww),
+                                    ..cfg
+                                },
+                            ))
+                        },
                         &w,
                         &gall,
                         &dw,
@@ -183,8 +214,20 @@ fn gate_forward_v1_matches_ref_hand_cases() {
     let z = Tensor::from_slice(&gpu, &[2.0, 0.5], &[2, 1]).unwrap();
     let (c, n, m) = cpr_gate(&z, &config(Method::Pairwise, 0.1, GateKey::Z)).unwrap();
     assert_close("C=1 m", &m.to_vec().unwrap(), &[s(5.0), s(5.0)], 1e-6, 1e-6);
-    assert_close("C=1 c", &c.to_vec().unwrap(), &[2.0 * s(5.0), 0.5 * s(5.0)], 1e-6, 1e-6);
-    assert_close("C=1 n", &n.to_vec().unwrap(), &[2.0 * s(-5.0), 0.5 * s(-5.0)], 1e-6, 1e-6);
+    assert_close(
+        "C=1 c",
+        &c.to_vec().unwrap(),
+        &[2.0 * s(5.0), 0.5 * s(5.0)],
+        1e-6,
+        1e-6,
+    );
+    assert_close(
+        "C=1 n",
+        &n.to_vec().unwrap(),
+        &[2.0 * s(-5.0), 0.5 * s(-5.0)],
+        1e-6,
+        1e-6,
+    );
     // C = 2, hard ranks (strength 1e-4, values 1 apart): the smaller channel has u = 0,
     // m = sigmoid(-0.75 / 0.05) = sigmoid(-15); the larger u = 1, m = sigmoid(5).
     let z = Tensor::from_slice(&gpu, &[3.0, 1.0], &[1, 2]).unwrap();
@@ -193,7 +236,13 @@ fn gate_forward_v1_matches_ref_hand_cases() {
     // The weighted key ranks |z w|: w flips which channel is larger.
     let w = Tensor::from_slice(&gpu, &[0.1, 1.0], &[2]).unwrap();
     let (_, _, m) = cpr_gate(&z, &config(Method::Pairwise, 1e-4, GateKey::WeightedAbs(w))).unwrap();
-    assert_close("C=2 weighted m", &m.to_vec().unwrap(), &[s(-15.0), s(5.0)], 1e-6, 1e-5);
+    assert_close(
+        "C=2 weighted m",
+        &m.to_vec().unwrap(),
+        &[s(-15.0), s(5.0)],
+        1e-6,
+        1e-5,
+    );
 }
 
 #[test]
@@ -201,7 +250,9 @@ fn gate_rejects_bad_arguments() {
     let gpu = gpu();
     let z = Tensor::zeros(&gpu, &[2, 3]).unwrap();
     let w = Tensor::zeros(&gpu, &[4]).unwrap();
-    let e = cpr_gate(&z, &config(Method::Pairwise, 0.1, GateKey::WeightedAbs(w))).unwrap_err().to_string();
+    let e = cpr_gate(&z, &config(Method::Pairwise, 0.1, GateKey::WeightedAbs(w)))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("[2, 3]") && e.contains("[4]"), "{e}");
     let z3 = Tensor::zeros(&gpu, &[2, 3, 1]).unwrap();
     assert!(cpr_gate(&z3, &config(Method::Pairwise, 0.1, GateKey::Z)).is_err());

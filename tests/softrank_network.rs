@@ -29,7 +29,11 @@ fn input(salt: u64, rows: usize, n: usize) -> Vec<f32> {
 }
 
 fn order_for(k: usize) -> Order {
-    if k % 2 == 0 { Order::Ascending } else { Order::Descending }
+    if k.is_multiple_of(2) {
+        Order::Ascending
+    } else {
+        Order::Descending
+    }
 }
 
 // f32 mixing through `layers` layers of ranks up to n: 3e-2 seen for odd-even at
@@ -43,14 +47,27 @@ fn fwd_atol(n: usize, layers: usize) -> f64 {
 // there (gradients up to 7e4): an f32 CPU run of the same recurrences is off by up to
 // 8e-3 of the largest gradient, so it gets 1e-5 per layer.
 fn bwd_atol(want: &[f64], kind: NetworkKind, relax: Relaxation, layers: usize) -> f64 {
-    let per_layer = if (kind, relax) == (NetworkKind::OddEven, Relaxation::Logistic) { 1e-5 } else { 1e-6 };
+    let per_layer = if (kind, relax) == (NetworkKind::OddEven, Relaxation::Logistic) {
+        1e-5
+    } else {
+        1e-6
+    };
     want.iter().fold(0.0f64, |m, v| m.max(v.abs())) * (4e-6 + per_layer * layers as f64) + 1e-6
 }
 
-fn forward_matches_ref(kind: NetworkKind, relax: Relaxation, shapes: &[(usize, usize)], opts: &NetworkOptions) {
+fn forward_matches_ref(
+    kind: NetworkKind,
+    relax: Relaxation,
+    shapes: &[(usize, usize)],
+    opts: &NetworkOptions,
+) {
     let gpu = gpu();
     for (k, &(rows, n)) in shapes.iter().enumerate() {
-        let orders: &[Order] = if n <= 64 { &[Order::Ascending, Order::Descending] } else { &[order_for(k)] };
+        let orders: &[Order] = if n <= 64 {
+            &[Order::Ascending, Order::Descending]
+        } else {
+            &[order_for(k)]
+        };
         for &order in orders {
             let xv = input(10 + k as u64, rows, n);
             let x = Tensor::from_slice(&gpu, &xv, &[rows, n]).unwrap();
@@ -68,20 +85,40 @@ fn forward_matches_ref(kind: NetworkKind, relax: Relaxation, shapes: &[(usize, u
     }
 }
 
-fn backward_matches_ref(kind: NetworkKind, relax: Relaxation, shapes: &[(usize, usize)], opts: &NetworkOptions) {
+fn backward_matches_ref(
+    kind: NetworkKind,
+    relax: Relaxation,
+    shapes: &[(usize, usize)],
+    opts: &NetworkOptions,
+) {
     let gpu = gpu();
     for (k, &(rows, n)) in shapes.iter().enumerate() {
-        let orders: &[Order] = if n <= 64 { &[Order::Ascending, Order::Descending] } else { &[order_for(k + 1)] };
+        let orders: &[Order] = if n <= 64 {
+            &[Order::Ascending, Order::Descending]
+        } else {
+            &[order_for(k + 1)]
+        };
         for &order in orders {
             let xv = input(20 + k as u64, rows, n);
             let gv = rand_vec(30 + k as u64, rows * n);
-            let x = Tensor::from_slice(&gpu, &xv, &[rows, n]).unwrap().requires_grad_();
+            let x = Tensor::from_slice(&gpu, &xv, &[rows, n])
+                .unwrap()
+                .requires_grad_();
             let g = Tensor::from_slice(&gpu, &gv, &[rows, n]).unwrap();
             let out = nw::soft_rank_network_with(&x, kind, relax, STRENGTH, order, opts).unwrap();
             let grads = autograd::backward_with(&out, &g).unwrap();
             let (_, saved) = r::soft_rank_network_ref(&f64s(&xv), n, kind, relax, STRENGTH as f64, order);
             let mut want = vec![0.0; rows * n];
-            r::soft_rank_network_backward_ref(&saved, n, kind, relax, STRENGTH as f64, order, &f64s(&gv), &mut want);
+            r::soft_rank_network_backward_ref(
+                &saved,
+                n,
+                kind,
+                relax,
+                STRENGTH as f64,
+                order,
+                &f64s(&gv),
+                &mut want,
+            );
             let layers = r::network_size(kind, n).0;
             assert_tensor(
                 &format!("{kind:?} {relax:?} backward [{rows}, {n}] {order:?} {opts:?}"),
@@ -154,7 +191,6 @@ fn softrank_network_backward_v1_matches_ref_forced_plans() {
             rows_per_chunk: Some(rows_per_chunk),
             sweep_step: Some(sweep_step),
             wg: Some(wg),
-            ..Default::default()
         };
         for kind in [NetworkKind::OddEven, NetworkKind::Bitonic] {
             forward_matches_ref(kind, Relaxation::Logistic, &shapes, &opts);
@@ -171,7 +207,12 @@ fn softrank_network_plan_stays_under_the_loop_cap() {
     let gpu = gpu();
     for kind in [NetworkKind::OddEven, NetworkKind::Bitonic] {
         for &n in &[2usize, 37, 3136, 4096, 16384] {
-            for (grad, v) in [(false, NetworkVersion::V1), (true, NetworkVersion::V1), (false, NetworkVersion::V2), (true, NetworkVersion::V2)] {
+            for (grad, v) in [
+                (false, NetworkVersion::V1),
+                (true, NetworkVersion::V1),
+                (false, NetworkVersion::V2),
+                (true, NetworkVersion::V2),
+            ] {
                 let Ok(p) = network_plan(&gpu, kind, n, 256, grad, &version(v)) else {
                     // V2 walks a whole row per invocation: long rows are V1's.
                     assert!(v == NetworkVersion::V2 && n > 4096, "{kind:?} n={n} {v:?}");
@@ -183,14 +224,28 @@ fn softrank_network_plan_stays_under_the_loop_cap() {
                 let copy = (k * n).div_ceil(wg) + 1;
                 let sweep = p.sweep_step * per_layer + (p.sweep_step.div_ceil(p.seg) + 1) * copy + 17;
                 let segment = 2 * p.seg * per_layer + 17 * p.seg + 3 * copy;
-                assert!(sweep < 65_535 && segment < 65_535, "{kind:?} n={n} {p:?}: {sweep} {segment}");
+                assert!(
+                    sweep < 65_535 && segment < 65_535,
+                    "{kind:?} n={n} {p:?}: {sweep} {segment}"
+                );
                 assert!(p.sweep_loops < 65_535 && p.segment_loops < 65_535, "{p:?}");
-                assert!(p.seg * p.nseg >= p.layers && p.rows_per_chunk * p.stride * 4 <= 64 << 20, "{p:?}");
+                assert!(
+                    p.seg * p.nseg >= p.layers && p.rows_per_chunk * p.stride * 4 <= 64 << 20,
+                    "{p:?}"
+                );
             }
         }
     }
     // Bitonic rows up to 4096 need one segment: no forward sweep beyond the load.
-    let p = network_plan(&gpu, NetworkKind::Bitonic, 4096, 2048, true, &NetworkOptions::default()).unwrap();
+    let p = network_plan(
+        &gpu,
+        NetworkKind::Bitonic,
+        4096,
+        2048,
+        true,
+        &NetworkOptions::default(),
+    )
+    .unwrap();
     assert_eq!(p.nseg, 1, "{p:?}");
 }
 
@@ -226,9 +281,18 @@ fn softrank_network_reference_matches_hand_case() {
     // alpha = sigmoid(-ln 3) = 1/4. Ranks: v = (1, 2) carried back through the layer:
     // r_0 = alpha 1 + (1 - alpha) 2 = 1.75, r_1 = (1 - alpha) 1 + alpha 2 = 1.25.
     for kind in [NetworkKind::OddEven, NetworkKind::Bitonic] {
-        let (got, _) =
-            r::soft_rank_network_ref(&[1.0, 0.0], 2, kind, Relaxation::Logistic, 1.0 / 3f64.ln(), Order::Ascending);
-        assert!((got[0] - 1.75).abs() < 1e-12 && (got[1] - 1.25).abs() < 1e-12, "{got:?}");
+        let (got, _) = r::soft_rank_network_ref(
+            &[1.0, 0.0],
+            2,
+            kind,
+            Relaxation::Logistic,
+            1.0 / 3f64.ln(),
+            Order::Ascending,
+        );
+        assert!(
+            (got[0] - 1.75).abs() < 1e-12 && (got[1] - 1.25).abs() < 1e-12,
+            "{got:?}"
+        );
     }
 }
 
@@ -244,11 +308,26 @@ fn softrank_network_forward_v1_matches_ref_hard_limit() {
     let xv: Vec<f32> = perm.iter().map(|&i| i as f32 / n as f32).collect();
     let x = Tensor::from_slice(&gpu, &xv, &[1, n]).unwrap();
     for kind in [NetworkKind::OddEven, NetworkKind::Bitonic] {
-        for (relax, strength, tol) in [(Relaxation::Logistic, 1e-4, 1e-4), (Relaxation::Cauchy, 1e-6, 2e-2)] {
+        for (relax, strength, tol) in [
+            (Relaxation::Logistic, 1e-4, 1e-4),
+            (Relaxation::Cauchy, 1e-6, 2e-2),
+        ] {
             for order in [Order::Ascending, Order::Descending] {
-                let method = Method::Network { kind, relaxation: relax };
-                let got = soft_rank_ordered(&x, method, strength, order).unwrap().to_vec().unwrap();
-                assert_close(&format!("hard limit {method:?} {order:?}"), &got, &hard_rank_ref(&f64s(&xv), n, order), tol, 0.0);
+                let method = Method::Network {
+                    kind,
+                    relaxation: relax,
+                };
+                let got = soft_rank_ordered(&x, method, strength, order)
+                    .unwrap()
+                    .to_vec()
+                    .unwrap();
+                assert_close(
+                    &format!("hard limit {method:?} {order:?}"),
+                    &got,
+                    &hard_rank_ref(&f64s(&xv), n, order),
+                    tol,
+                    0.0,
+                );
                 // The relaxed permutation is doubly stochastic: ranks sum to n (n + 1) / 2.
                 let sum: f64 = got.iter().map(|&v| v as f64).sum();
                 assert!((sum - 5050.0).abs() < 1e-2, "{method:?}: rank sum {sum}");
@@ -261,14 +340,23 @@ fn softrank_network_forward_v1_matches_ref_hard_limit() {
 fn softrank_network_backward_v1_matches_ref_through_soft_rank() {
     let gpu = gpu();
     let (shape, n) = ([2, 3, 19], 19);
-    let method = Method::Network { kind: NetworkKind::Bitonic, relaxation: Relaxation::Cauchy };
+    let method = Method::Network {
+        kind: NetworkKind::Bitonic,
+        relaxation: Relaxation::Cauchy,
+    };
     let xv = input(60, 6, n);
     let gv = rand_vec(61, 6 * n);
     let x = Tensor::from_slice(&gpu, &xv, &shape).unwrap().requires_grad_();
     let out = soft_rank(&x, method, 0.2).unwrap();
     assert_eq!(out.shape(), &shape);
-    let (want, saved) =
-        r::soft_rank_network_ref(&f64s(&xv), n, NetworkKind::Bitonic, Relaxation::Cauchy, 0.2, Order::Ascending);
+    let (want, saved) = r::soft_rank_network_ref(
+        &f64s(&xv),
+        n,
+        NetworkKind::Bitonic,
+        Relaxation::Cauchy,
+        0.2,
+        Order::Ascending,
+    );
     let layers = r::network_size(NetworkKind::Bitonic, n).0;
     assert_tensor("soft_rank 3-d", &out, &want, fwd_atol(n, layers), 0.0);
     let g = Tensor::from_slice(&gpu, &gv, &shape).unwrap();
@@ -284,7 +372,13 @@ fn softrank_network_backward_v1_matches_ref_through_soft_rank() {
         &f64s(&gv),
         &mut dx,
     );
-    assert_tensor("soft_rank 3-d backward", grads.of(&x).unwrap(), &dx, bwd_atol(&dx, NetworkKind::Bitonic, Relaxation::Cauchy, layers), 0.0);
+    assert_tensor(
+        "soft_rank 3-d backward",
+        grads.of(&x).unwrap(),
+        &dx,
+        bwd_atol(&dx, NetworkKind::Bitonic, Relaxation::Cauchy, layers),
+        0.0,
+    );
 }
 
 #[test]
@@ -293,11 +387,29 @@ fn softrank_network_rejects_bad_arguments() {
     let x = Tensor::zeros(&gpu, &[2, 3]).unwrap();
     let opts = NetworkOptions::default();
     for s in [0.0, -1.0, f32::NAN] {
-        assert!(nw::network_forward(&x, NetworkKind::Bitonic, Relaxation::Logistic, s, Order::Ascending, &opts).is_err());
+        assert!(
+            nw::network_forward(
+                &x,
+                NetworkKind::Bitonic,
+                Relaxation::Logistic,
+                s,
+                Order::Ascending,
+                &opts
+            )
+            .is_err()
+        );
     }
     let g = Tensor::zeros(&gpu, &[3, 2]).unwrap();
-    let e = nw::network_backward(&x, &g, NetworkKind::OddEven, Relaxation::Logistic, 1.0, Order::Ascending, &opts)
-        .unwrap_err()
-        .to_string();
+    let e = nw::network_backward(
+        &x,
+        &g,
+        NetworkKind::OddEven,
+        Relaxation::Logistic,
+        1.0,
+        Order::Ascending,
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("[2, 3]") && e.contains("[3, 2]"), "{e}");
 }

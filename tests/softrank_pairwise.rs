@@ -63,7 +63,9 @@ fn backward_matches_ref(version: PairwiseVersion) {
         for order in [Order::Ascending, Order::Descending] {
             let xv = input(20 + k as u64, rows, n);
             let gv = rand_vec(30 + k as u64, rows * n);
-            let x = Tensor::from_slice(&gpu, &xv, &[rows, n]).unwrap().requires_grad_();
+            let x = Tensor::from_slice(&gpu, &xv, &[rows, n])
+                .unwrap()
+                .requires_grad_();
             let g = Tensor::from_slice(&gpu, &gv, &[rows, n]).unwrap();
             let out = pw::soft_rank_pairwise_with(&x, STRENGTH, order, version).unwrap();
             let grads = autograd::backward_with(&out, &g).unwrap();
@@ -147,7 +149,13 @@ fn softrank_pairwise_forward_auto_matches_ref_hard_limit() {
     let x = Tensor::from_slice(&gpu, &xv, &[1, n]).unwrap();
     for order in [Order::Ascending, Order::Descending] {
         let got = soft_rank_ordered(&x, Method::Pairwise, 1e-4, order).unwrap();
-        assert_tensor(&format!("hard limit {order:?}"), &got, &hard_rank_ref(&f64s(&xv), n, order), 1e-4, 0.0);
+        assert_tensor(
+            &format!("hard limit {order:?}"),
+            &got,
+            &hard_rank_ref(&f64s(&xv), n, order),
+            1e-4,
+            0.0,
+        );
     }
 }
 
@@ -167,7 +175,13 @@ fn softrank_pairwise_backward_auto_matches_ref_through_soft_rank() {
     let grads = autograd::backward_with(&out, &g).unwrap();
     let mut dx = vec![0.0; 6 * n];
     r::soft_rank_pairwise_backward_ref(&f64s(&xv), n, 0.2, Order::Ascending, &f64s(&gv), &mut dx);
-    assert_tensor("soft_rank 3-d backward", grads.of(&x).unwrap(), &dx, bwd_atol(&dx), 0.0);
+    assert_tensor(
+        "soft_rank 3-d backward",
+        grads.of(&x).unwrap(),
+        &dx,
+        bwd_atol(&dx),
+        0.0,
+    );
 }
 
 #[test]
@@ -180,8 +194,14 @@ fn softrank_pairwise_rejects_bad_arguments() {
     assert!(e.contains(&pw::MAX_N.to_string()), "{e}");
     let x = Tensor::zeros(&gpu, &[2, 3]).unwrap();
     assert!(pw::pairwise_forward(&x, 0.0, Order::Ascending, PairwiseVersion::V1).is_err());
-    let e = pw::pairwise_backward(&x, &Tensor::zeros(&gpu, &[3, 2]).unwrap(), 1.0, Order::Ascending, PairwiseVersion::V1)
-        .unwrap_err()
-        .to_string();
+    let e = pw::pairwise_backward(
+        &x,
+        &Tensor::zeros(&gpu, &[3, 2]).unwrap(),
+        1.0,
+        Order::Ascending,
+        PairwiseVersion::V1,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("[2, 3]") && e.contains("[3, 2]"), "{e}");
 }

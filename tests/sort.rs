@@ -52,11 +52,33 @@ fn sort_forward_v1_matches_ref() {
             let what = format!("[{rows}, {n}] {order:?}");
             let perm = r::argsort_ref(&x64, n, order);
             let s = sort(&x, order).unwrap();
-            let vals: Vec<f64> = perm.iter().enumerate().map(|(e, &i)| x64[(e / n) * n + i]).collect();
+            let vals: Vec<f64> = perm
+                .iter()
+                .enumerate()
+                .map(|(e, &i)| x64[(e / n) * n + i])
+                .collect();
             assert_tensor(&format!("sort values {what}"), &s.values, &vals, 0.0, 0.0);
-            assert_tensor(&format!("sort indices {what}"), &s.indices, &as_f64(&perm), 0.0, 0.0);
-            assert_tensor(&format!("argsort {what}"), &argsort(&x, order).unwrap(), &as_f64(&perm), 0.0, 0.0);
-            assert_tensor(&format!("hard_rank {what}"), &hard_rank(&x, order).unwrap(), &r::hard_rank_ref(&x64, n, order), 0.0, 0.0);
+            assert_tensor(
+                &format!("sort indices {what}"),
+                &s.indices,
+                &as_f64(&perm),
+                0.0,
+                0.0,
+            );
+            assert_tensor(
+                &format!("argsort {what}"),
+                &argsort(&x, order).unwrap(),
+                &as_f64(&perm),
+                0.0,
+                0.0,
+            );
+            assert_tensor(
+                &format!("hard_rank {what}"),
+                &hard_rank(&x, order).unwrap(),
+                &r::hard_rank_ref(&x64, n, order),
+                0.0,
+                0.0,
+            );
             for kk in [1, n / 2, n] {
                 if kk == 0 {
                     continue;
@@ -65,7 +87,13 @@ fn sort_forward_v1_matches_ref() {
                 assert_eq!(t.values.shape(), &[rows, kk]);
                 let (tv, ti) = r::top_k_ref(&x64, n, kk, order);
                 assert_tensor(&format!("top_k {kk} values {what}"), &t.values, &tv, 0.0, 0.0);
-                assert_tensor(&format!("top_k {kk} indices {what}"), &t.indices, &as_f64(&ti), 0.0, 0.0);
+                assert_tensor(
+                    &format!("top_k {kk} indices {what}"),
+                    &t.indices,
+                    &as_f64(&ti),
+                    0.0,
+                    0.0,
+                );
             }
         }
     }
@@ -75,12 +103,30 @@ fn sort_forward_v1_matches_ref() {
 fn sort_forward_v1_matches_ref_special_values() {
     // IEEE total order: -inf < -1 < -0 < +0 < 1e-30 < 1 < +inf < NaN; ties by index.
     let gpu = gpu();
-    let xv = [1.0, f32::INFINITY, -0.0, 0.0, f32::NEG_INFINITY, 1.0, -1.0, 1e-30, f32::NAN, -0.0, 3.0e38];
+    let xv = [
+        1.0,
+        f32::INFINITY,
+        -0.0,
+        0.0,
+        f32::NEG_INFINITY,
+        1.0,
+        -1.0,
+        1e-30,
+        f32::NAN,
+        -0.0,
+        3.0e38,
+    ];
     let n = xv.len();
     let x = Tensor::from_slice(&gpu, &xv, &[1, n]).unwrap();
     for order in [Order::Ascending, Order::Descending] {
         let perm = r::argsort_ref(&f64s(&xv), n, order);
-        assert_tensor(&format!("argsort special {order:?}"), &argsort(&x, order).unwrap(), &as_f64(&perm), 0.0, 0.0);
+        assert_tensor(
+            &format!("argsort special {order:?}"),
+            &argsort(&x, order).unwrap(),
+            &as_f64(&perm),
+            0.0,
+            0.0,
+        );
     }
     let up = argsort(&x, Order::Ascending).unwrap().to_vec().unwrap();
     assert_eq!(up, [4.0, 6.0, 2.0, 9.0, 3.0, 7.0, 0.0, 5.0, 10.0, 1.0, 8.0]);
@@ -98,16 +144,24 @@ fn sort_forward_v1_matches_ref_hand_case() {
     let down = sort(&x, Order::Descending).unwrap();
     assert_eq!(down.values.to_vec().unwrap(), [3.0, 2.0, 1.0, 1.0]);
     assert_eq!(down.indices.to_vec().unwrap(), [0.0, 2.0, 1.0, 3.0]);
-    assert_eq!(hard_rank(&x, Order::Ascending).unwrap().to_vec().unwrap(), [4.0, 1.0, 3.0, 2.0]);
+    assert_eq!(
+        hard_rank(&x, Order::Ascending).unwrap().to_vec().unwrap(),
+        [4.0, 1.0, 3.0, 2.0]
+    );
 }
 
 #[test]
 fn sort_backward_v1_matches_ref() {
     // vals[j] = x[idx[j]], so dx[idx[j]] += g[j] and zero elsewhere; any leading shape.
     let gpu = gpu();
-    for (k, &(shape, kk)) in [(&[1usize, 1][..], 1usize), (&[2, 3, 37], 5), (&[4, 255], 255), (&[2, 3136], 100)]
-        .iter()
-        .enumerate()
+    for (k, &(shape, kk)) in [
+        (&[1usize, 1][..], 1usize),
+        (&[2, 3, 37], 5),
+        (&[4, 255], 255),
+        (&[2, 3136], 100),
+    ]
+    .iter()
+    .enumerate()
     {
         let n = *shape.last().unwrap();
         let rows = shape.iter().product::<usize>() / n;
@@ -123,7 +177,13 @@ fn sort_backward_v1_matches_ref() {
         let (_, idx) = r::top_k_ref(&f64s(&xv), n, kk, Order::Descending);
         let mut dx = vec![0.0; rows * n];
         r::top_k_backward_ref(&idx, n, kk, &f64s(&gv), &mut dx);
-        assert_tensor(&format!("top_k backward {shape:?} k={kk}"), grads.of(&x).unwrap(), &dx, 0.0, 0.0);
+        assert_tensor(
+            &format!("top_k backward {shape:?} k={kk}"),
+            grads.of(&x).unwrap(),
+            &dx,
+            0.0,
+            0.0,
+        );
     }
 }
 

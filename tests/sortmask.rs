@@ -39,7 +39,14 @@ fn max_abs(v: &[f64]) -> f64 {
 
 /// [B, C, H, W]: one position, odd maps, 2048 rows of 4, the 56 x 56 map, a 64 x 64 map.
 fn shapes(method: Method) -> Vec<[usize; 4]> {
-    let mut s = vec![[1, 1, 1, 1], [2, 3, 1, 2], [2, 3, 5, 7], [32, 64, 2, 2], [1, 2, 56, 56], [1, 1, 64, 64]];
+    let mut s = vec![
+        [1, 1, 1, 1],
+        [2, 3, 1, 2],
+        [2, 3, 5, 7],
+        [32, 64, 2, 2],
+        [1, 2, 56, 56],
+        [1, 1, 64, 64],
+    ];
     if method != Method::Pairwise {
         // The network is cheap enough for more rows of the 56 x 56 map.
         s.push([2, 8, 56, 56]);
@@ -136,13 +143,30 @@ fn sortmask_forward_v1_matches_ref_hand_cases() {
     let s = |t: f64| 1.0 / (1.0 + (-t).exp());
     // One position per map: f = mu, so out = f whatever the gate.
     let f = Tensor::from_slice(&gpu, &[0.7, -2.0], &[1, 2, 1, 1]).unwrap();
-    assert_close("n=1", &sortmask(&f, &config(Method::Pairwise, 0.1)).unwrap().to_vec().unwrap(), &[0.7f32 as f64, -2.0], 0.0, 0.0);
+    assert_close(
+        "n=1",
+        &sortmask(&f, &config(Method::Pairwise, 0.1))
+            .unwrap()
+            .to_vec()
+            .unwrap(),
+        &[0.7f32 as f64, -2.0],
+        0.0,
+        0.0,
+    );
     // f = [-4, -1, 2, 3]: mu = 0, d = [4, 1, 2, 3], hard ranks (strength 1e-4) [4, 1, 2, 3],
     // u = [1, 0, 1/3, 2/3], g = sigmoid((u - 0.5) / 0.05) = sigmoid([10, -10, -10/3, 10/3]),
     // out = f g: the smallest deviations are pulled to the mean.
     let f = Tensor::from_slice(&gpu, &[-4.0, -1.0, 2.0, 3.0], &[1, 1, 2, 2]).unwrap();
-    let out = sortmask(&f, &config(Method::Pairwise, 1e-4)).unwrap().to_vec().unwrap();
-    let want = [-4.0 * s(10.0), -s(-10.0), 2.0 * s(-10.0 / 3.0), 3.0 * s(10.0 / 3.0)];
+    let out = sortmask(&f, &config(Method::Pairwise, 1e-4))
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let want = [
+        -4.0 * s(10.0),
+        -s(-10.0),
+        2.0 * s(-10.0 / 3.0),
+        3.0 * s(10.0 / 3.0),
+    ];
     assert_close("hand 2x2", &out, &want, 1e-6, 1e-5);
 }
 
@@ -150,7 +174,9 @@ fn sortmask_forward_v1_matches_ref_hand_cases() {
 fn sortmask_rejects_bad_arguments() {
     let gpu = gpu();
     let f = Tensor::zeros(&gpu, &[2, 3, 4]).unwrap();
-    let e = sortmask(&f, &config(Method::Pairwise, 0.1)).unwrap_err().to_string();
+    let e = sortmask(&f, &config(Method::Pairwise, 0.1))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("[2, 3, 4]"), "{e}");
     let f = Tensor::zeros(&gpu, &[1, 1, 2, 2]).unwrap();
     let bad = SortMaskConfig {
@@ -160,6 +186,8 @@ fn sortmask_rejects_bad_arguments() {
     assert!(sortmask(&f, &bad).is_err());
     // V2 reads rows as vec4s.
     let odd = Tensor::zeros(&gpu, &[1, 1, 3, 3]).unwrap();
-    let e = sortmask_with(&odd, &config(Method::Pairwise, 0.1), SortMaskVersion::V2).unwrap_err().to_string();
+    let e = sortmask_with(&odd, &config(Method::Pairwise, 0.1), SortMaskVersion::V2)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("multiple of 4"), "{e}");
 }

@@ -75,7 +75,15 @@ pub fn bench(h: &mut Harness) {
     if wants_any(h, &["gate.fwd", "gate.fwd+bwd"]) {
         gate(h);
     }
-    if wants_any(h, &["sortmask.fwd", "sortmask.fwd+bwd", "sortmask.glue.fwd", "sortmask.glue.fwd+bwd"]) {
+    if wants_any(
+        h,
+        &[
+            "sortmask.fwd",
+            "sortmask.fwd+bwd",
+            "sortmask.glue.fwd",
+            "sortmask.glue.fwd+bwd",
+        ],
+    ) {
         sortmask_rows(h);
     }
 }
@@ -96,26 +104,40 @@ fn pairwise(h: &mut Harness) {
             let mut dwant = vec![0.0; rows * n];
             rpw::soft_rank_pairwise_backward_ref(&x64, n, strength as f64, order, &g64, &mut dwant);
             let terms = (b * n * n) as f64;
-            for v in [PairwiseVersion::V1, PairwiseVersion::V2, PairwiseVersion::V3, PairwiseVersion::Auto] {
+            for v in [
+                PairwiseVersion::V1,
+                PairwiseVersion::V2,
+                PairwiseVersion::V3,
+                PairwiseVersion::Auto,
+            ] {
                 if v == PairwiseVersion::V1 && terms > (1u64 << 28) as f64 {
                     // The naive port at 2^28+ terms takes minutes for the repeats.
                     continue;
                 }
                 for with_backward in [false, true] {
                     let case = Case {
-                        op: if with_backward { "softrank.pairwise.fwd+bwd" } else { "softrank.pairwise.fwd" },
+                        op: if with_backward {
+                            "softrank.pairwise.fwd+bwd"
+                        } else {
+                            "softrank.pairwise.fwd"
+                        },
                         shape: format!("B={b} n={n}"),
                         variant: format!("{v:?}"),
                         flops: terms * if with_backward { 20.0 } else { 8.0 },
                         bytes: 0.0,
                     };
                     let validate = || -> Validation {
-                        let r = pw::pairwise_forward(&x, strength, order, v).map_err(err)?.to_vec().map_err(err)?;
-                        check(&r[..rows * n], &want, 1e-5 * n as f64, 0.0).map_err(|e| format!("ranks: {e}"))?;
+                        let r = pw::pairwise_forward(&x, strength, order, v)
+                            .map_err(err)?
+                            .to_vec()
+                            .map_err(err)?;
+                        check(&r[..rows * n], &want, 1e-5 * n as f64, 0.0)
+                            .map_err(|e| format!("ranks: {e}"))?;
                         if with_backward {
                             let d = pw::pairwise_backward(&x, &g, strength, order, v).map_err(err)?;
                             let d = d.to_vec().map_err(err)?;
-                            check(&d[..rows * n], &dwant, 2e-5 * max_abs(&dwant), 0.0).map_err(|e| format!("dx: {e}"))?;
+                            check(&d[..rows * n], &dwant, 2e-5 * max_abs(&dwant), 0.0)
+                                .map_err(|e| format!("dx: {e}"))?;
                         }
                         Ok(())
                     };
@@ -165,16 +187,33 @@ fn network(h: &mut Harness) {
                 }
                 let (layers, pairs) = rnw::network_size(kind, n);
                 let comparators: f64 = (0..layers)
-                    .map(|l| (0..pairs).filter(|&c| rnw::comparator(kind, n, l, c).is_some()).count() as f64)
+                    .map(|l| {
+                        (0..pairs)
+                            .filter(|&c| rnw::comparator(kind, n, l, c).is_some())
+                            .count() as f64
+                    })
                     .sum::<f64>()
                     * b as f64;
                 let (want, saved) = rnw::soft_rank_network_ref(&x64, n, kind, relax, strength as f64, order);
                 let mut dwant = vec![0.0; rows * n];
-                rnw::soft_rank_network_backward_ref(&saved, n, kind, relax, strength as f64, order, &g64, &mut dwant);
+                rnw::soft_rank_network_backward_ref(
+                    &saved,
+                    n,
+                    kind,
+                    relax,
+                    strength as f64,
+                    order,
+                    &g64,
+                    &mut dwant,
+                );
                 let opts = NetworkOptions::default();
                 for with_backward in [false, true] {
                     let case = Case {
-                        op: if with_backward { "softrank.network.fwd+bwd" } else { "softrank.network.fwd" },
+                        op: if with_backward {
+                            "softrank.network.fwd+bwd"
+                        } else {
+                            "softrank.network.fwd"
+                        },
                         shape: format!("B={b} n={n}"),
                         variant: format!("{kind:?}/{relax:?}"),
                         // fwd: sweep + segment recompute + rank walk; bwd: the same with g and p.
@@ -187,7 +226,8 @@ fn network(h: &mut Harness) {
                         let tol = 3e-5 * n as f64 * (1.0 + layers as f64 / 1000.0);
                         check(&r[..rows * n], &want, tol, 0.0).map_err(|e| format!("ranks: {e}"))?;
                         if with_backward {
-                            let d = nw::network_backward(&x, &g, kind, relax, strength, order, &opts).map_err(err)?;
+                            let d = nw::network_backward(&x, &g, kind, relax, strength, order, &opts)
+                                .map_err(err)?;
                             let d = d.to_vec().map_err(err)?;
                             let per_layer = if kind == NetworkKind::OddEven { 1e-5 } else { 1e-6 };
                             let tol = max_abs(&dwant) * (4e-6 + per_layer * layers as f64);
@@ -224,11 +264,18 @@ fn sort(h: &mut Harness) {
             let xv = rand(41, b * n);
             let x = Tensor::from_slice(&gpu, &xv, &[b, n]).unwrap();
             let x64 = f64s(&xv);
-            let perm: Vec<f64> = rs::argsort_ref(&x64, n, Order::Descending).iter().map(|&i| i as f64).collect();
+            let perm: Vec<f64> = rs::argsort_ref(&x64, n, Order::Descending)
+                .iter()
+                .map(|&i| i as f64)
+                .collect();
             let vals: Vec<f64> = rs::top_k_ref(&x64, n, n, Order::Descending).0;
             for what in ["argsort", "sort"] {
                 let case = Case {
-                    op: if what == "sort" { "sort.values+indices" } else { "sort.argsort" },
+                    op: if what == "sort" {
+                        "sort.values+indices"
+                    } else {
+                        "sort.argsort"
+                    },
                     shape: format!("B={b} n={n}"),
                     variant: "V1".into(),
                     flops: 0.0,
@@ -242,7 +289,15 @@ fn sort(h: &mut Harness) {
                         check(&s.values.to_vec().map_err(err)?, &vals, 0.0, 0.0)?;
                         check(&s.indices.to_vec().map_err(err)?, &perm, 0.0, 0.0)
                     } else {
-                        check(&hs::argsort(&x, Order::Descending).map_err(err)?.to_vec().map_err(err)?, &perm, 0.0, 0.0)
+                        check(
+                            &hs::argsort(&x, Order::Descending)
+                                .map_err(err)?
+                                .to_vec()
+                                .map_err(err)?,
+                            &perm,
+                            0.0,
+                            0.0,
+                        )
                     }
                 };
                 let mut cpu = || {
@@ -276,13 +331,22 @@ fn gate(h: &mut Harness) {
     let grads: Vec<Vec<f32>> = (0..3).map(|i| rand(53 + i, b * ch)).collect();
     let z = Tensor::from_slice(&gpu, &zv, &[b, ch]).unwrap().requires_grad_();
     let w = Tensor::from_slice(&gpu, &wv, &[ch]).unwrap();
-    let gt: Vec<Tensor> = grads.iter().map(|g| Tensor::from_slice(&gpu, g, &[b, ch]).unwrap()).collect();
+    let gt: Vec<Tensor> = grads
+        .iter()
+        .map(|g| Tensor::from_slice(&gpu, g, &[b, ch]).unwrap())
+        .collect();
     let rows = CHECK_ROWS;
     let (z64, w64) = (f64s(&zv[..rows * ch]), f64s(&wv));
     let g64: Vec<Vec<f64>> = grads.iter().map(|g| f64s(&g[..rows * ch])).collect();
     let methods = [
         ("pairwise", Method::Pairwise),
-        ("bitonic", Method::Network { kind: NetworkKind::Bitonic, relaxation: Relaxation::Logistic }),
+        (
+            "bitonic",
+            Method::Network {
+                kind: NetworkKind::Bitonic,
+                relaxation: Relaxation::Logistic,
+            },
+        ),
     ];
     for (name, method) in methods {
         for weighted in [false, true] {
@@ -291,7 +355,11 @@ fn gate(h: &mut Harness) {
                 temperature: 0.05,
                 method,
                 strength: 0.1,
-                key: if weighted { GateKey::WeightedAbs(w.clone()) } else { GateKey::Z },
+                key: if weighted {
+                    GateKey::WeightedAbs(w.clone())
+                } else {
+                    GateKey::Z
+                },
             };
             let rcfg = GateRefConfig {
                 rho: 0.25,
@@ -318,13 +386,16 @@ fn gate(h: &mut Harness) {
                 };
                 let validate = || -> Validation {
                     let (c, n, m) = cpr_gate(&z, &cfg).map_err(err)?;
-                    check(&c.to_vec().map_err(err)?[..rows * ch], &fwd.c, 2e-4, 0.0).map_err(|e| format!("c: {e}"))?;
-                    check(&m.to_vec().map_err(err)?[..rows * ch], &fwd.m, 1e-4, 0.0).map_err(|e| format!("m: {e}"))?;
+                    check(&c.to_vec().map_err(err)?[..rows * ch], &fwd.c, 2e-4, 0.0)
+                        .map_err(|e| format!("c: {e}"))?;
+                    check(&m.to_vec().map_err(err)?[..rows * ch], &fwd.m, 1e-4, 0.0)
+                        .map_err(|e| format!("m: {e}"))?;
                     if with_backward {
                         let l = loss(&c, &n, &m).map_err(err)?;
                         let gr = autograd::backward(&l).map_err(err)?;
                         let d = gr.of(&z).map_err(err)?.to_vec().map_err(err)?;
-                        check(&d[..rows * ch], &dz, 1e-4 * max_abs(&dz) + 1e-5, 0.0).map_err(|e| format!("dz: {e}"))?;
+                        check(&d[..rows * ch], &dz, 1e-4 * max_abs(&dz) + 1e-5, 0.0)
+                            .map_err(|e| format!("dz: {e}"))?;
                     }
                     Ok(())
                 };
@@ -375,7 +446,11 @@ fn sortmask_rows(h: &mut Harness) {
     sortmask_backward_ref(&f64v, n, &rcfg, &want, &g64, &mut dwant);
     for with_backward in [false, true] {
         let case = Case {
-            op: if with_backward { "sortmask.fwd+bwd" } else { "sortmask.fwd" },
+            op: if with_backward {
+                "sortmask.fwd+bwd"
+            } else {
+                "sortmask.fwd"
+            },
             shape: format!("{shape:?}"),
             variant: "bitonic/logistic".into(),
             flops: 0.0,
@@ -384,12 +459,18 @@ fn sortmask_rows(h: &mut Harness) {
         };
         let validate = || -> Validation {
             let out = sortmask(&f, &cfg).map_err(err)?;
-            check(&out.to_vec().map_err(err)?[..rows * n], head(&want.out, rows, n), 2e-4, 0.0)
-                .map_err(|e| format!("out: {e}"))?;
+            check(
+                &out.to_vec().map_err(err)?[..rows * n],
+                head(&want.out, rows, n),
+                2e-4,
+                0.0,
+            )
+            .map_err(|e| format!("out: {e}"))?;
             if with_backward {
                 let gr = autograd::backward_with(&out, &g).map_err(err)?;
                 let d = gr.of(&f).map_err(err)?.to_vec().map_err(err)?;
-                check(&d[..rows * n], &dwant, 1e-4 * max_abs(&dwant) + 1e-5, 0.0).map_err(|e| format!("df: {e}"))?;
+                check(&d[..rows * n], &dwant, 1e-4 * max_abs(&dwant) + 1e-5, 0.0)
+                    .map_err(|e| format!("df: {e}"))?;
             }
             Ok(())
         };
@@ -413,7 +494,9 @@ fn sortmask_rows(h: &mut Harness) {
     }
     // SortMask's own kernels, the rank replaced by the identity (r = d): what SortMask
     // adds to whichever soft rank it calls.
-    let f2 = Tensor::from_slice(&gpu, &fv, &[rows_all, n]).unwrap().requires_grad_();
+    let f2 = Tensor::from_slice(&gpu, &fv, &[rows_all, n])
+        .unwrap()
+        .requires_grad_();
     let g2 = Tensor::from_slice(&gpu, &gv, &[rows_all, n]).unwrap();
     let glue = |v: SortMaskVersion| -> cprl::Result<Tensor> {
         let (d, mu) = sortmask_deviation(&f2, v)?;
@@ -423,7 +506,11 @@ fn sortmask_rows(h: &mut Harness) {
     for v in [SortMaskVersion::V1, SortMaskVersion::V2, SortMaskVersion::Auto] {
         for with_backward in [false, true] {
             let case = Case {
-                op: if with_backward { "sortmask.glue.fwd+bwd" } else { "sortmask.glue.fwd" },
+                op: if with_backward {
+                    "sortmask.glue.fwd+bwd"
+                } else {
+                    "sortmask.glue.fwd"
+                },
                 shape: format!("[{rows_all}, {n}]"),
                 variant: format!("{v:?}"),
                 flops: 0.0,
@@ -435,7 +522,8 @@ fn sortmask_rows(h: &mut Harness) {
             };
             let validate = || -> Validation {
                 let out = glue(v).map_err(err)?;
-                check(&out.to_vec().map_err(err)?[..rows * n], &gw, 1e-5, 1e-5).map_err(|e| format!("out: {e}"))?;
+                check(&out.to_vec().map_err(err)?[..rows * n], &gw, 1e-5, 1e-5)
+                    .map_err(|e| format!("out: {e}"))?;
                 if with_backward {
                     let gr = autograd::backward_with(&out, &g2).map_err(err)?;
                     let d = gr.of(&f2).map_err(err)?.to_vec().map_err(err)?;

@@ -87,9 +87,12 @@ struct Params {
 /// The gate on z ([B, C]): (CPR c, N-CPR n, mask m), each [B, C].
 pub fn cpr_gate(z: &Tensor, cfg: &GateConfig) -> Result<(Tensor, Tensor, Tensor)> {
     if z.dims() != 2 {
-        return Err(Error::shape("cpr_gate", format!("z must be [B, C], got {:?}", z.shape())));
+        return Err(Error::shape(
+            "cpr_gate",
+            format!("z must be [B, C], got {:?}", z.shape()),
+        ));
     }
-    if !(cfg.temperature > 0.0 && cfg.temperature.is_finite()) || !(0.0..=1.0).contains(&cfg.rho) {
+    if !(cfg.temperature > 0.0 && cfg.temperature.is_finite() && (0.0..=1.0).contains(&cfg.rho)) {
         return Err(Error::Invalid(format!(
             "cpr_gate: need 0 <= rho <= 1 and T > 0, got rho {} T {}",
             cfg.rho, cfg.temperature
@@ -100,7 +103,12 @@ pub fn cpr_gate(z: &Tensor, cfg: &GateConfig) -> Result<(Tensor, Tensor, Tensor)
         GateKey::Z => z.clone(),
         GateKey::WeightedAbs(w) => {
             if w.shape() != [ch] {
-                return Err(Error::shapes("cpr_gate", z.shape(), w.shape(), "key weights must be [C]"));
+                return Err(Error::shapes(
+                    "cpr_gate",
+                    z.shape(),
+                    w.shape(),
+                    "key weights must be [C]",
+                ));
             }
             ew::abs(&ew::mul(z, w)?)?
         }
@@ -142,7 +150,13 @@ pub fn cpr_gate(z: &Tensor, cfg: &GateConfig) -> Result<(Tensor, Tensor, Tensor)
 }
 
 /// The backward kernel for one output (MODE 0 c, 1 n, 2 m): (dz or None for m, dr).
-fn gate_backward(mode: u32, z: &Tensor, r: &Tensor, g: &Tensor, params: Params) -> Result<(Option<Tensor>, Tensor)> {
+fn gate_backward(
+    mode: u32,
+    z: &Tensor,
+    r: &Tensor,
+    g: &Tensor,
+    params: Params,
+) -> Result<(Option<Tensor>, Tensor)> {
     let gpu = z.gpu();
     let dr = Tensor::empty(gpu, z.shape())?;
     // MODE 2 never touches dz: a one-element placeholder fills the binding.

@@ -191,10 +191,16 @@ pub fn sortmask(f: &Tensor, cfg: &SortMaskConfig) -> Result<Tensor> {
 /// [`sortmask`] with chosen kernel versions (tests, benchmark).
 pub fn sortmask_with(f: &Tensor, cfg: &SortMaskConfig, version: SortMaskVersion) -> Result<Tensor> {
     if f.dims() != 4 {
-        return Err(Error::shape("sortmask", format!("expected [B, C, H, W], got {:?}", f.shape())));
+        return Err(Error::shape(
+            "sortmask",
+            format!("expected [B, C, H, W], got {:?}", f.shape()),
+        ));
     }
     if !(cfg.temperature > 0.0 && cfg.temperature.is_finite()) {
-        return Err(Error::Invalid(format!("sortmask: T must be positive, got {}", cfg.temperature)));
+        return Err(Error::Invalid(format!(
+            "sortmask: T must be positive, got {}",
+            cfg.temperature
+        )));
     }
     let s = f.shape();
     let (rows, n) = (s[0] * s[1], s[2] * s[3]);
@@ -218,7 +224,12 @@ pub fn sortmask_apply(
     version: SortMaskVersion,
 ) -> Result<Tensor> {
     if f.dims() != 2 || r.shape() != f.shape() || mu.shape() != [f.dim(0)] {
-        return Err(Error::shapes("sortmask_apply", f.shape(), r.shape(), "rows f, ranks r and means [rows]"));
+        return Err(Error::shapes(
+            "sortmask_apply",
+            f.shape(),
+            r.shape(),
+            "rows f, ranks r and means [rows]",
+        ));
     }
     let (rows, n) = (f.dim(0), f.dim(1));
     let gpu = f.gpu();
@@ -238,11 +249,18 @@ pub fn sortmask_apply(
             Pass::ApplyForward,
             v,
             p,
-            &[Arg::R(f.buf()), Arg::R(mu.buf()), Arg::R(r.buf()), Arg::W(out.buf())],
+            &[
+                Arg::R(f.buf()),
+                Arg::R(mu.buf()),
+                Arg::R(r.buf()),
+                Arg::W(out.buf()),
+            ],
             gpu,
         )
     };
-    let v = resolve(Pass::ApplyForward, version, gpu, rows, n, |v| run(v, &Tensor::empty(gpu, &[rows, n])?))?;
+    let v = resolve(Pass::ApplyForward, version, gpu, rows, n, |v| {
+        run(v, &Tensor::empty(gpu, &[rows, n])?)
+    })?;
     run(v, &out)?;
     Ok(autograd::record(out, &[f, r], || ApplyBackward {
         f: f.detach(),
@@ -257,7 +275,10 @@ pub fn sortmask_apply(
 /// (not recorded: `sortmask_apply` folds their gradient into f's).
 pub fn sortmask_deviation(f: &Tensor, version: SortMaskVersion) -> Result<(Tensor, Tensor)> {
     if f.dims() != 2 {
-        return Err(Error::shape("sortmask_deviation", format!("expected [rows, n], got {:?}", f.shape())));
+        return Err(Error::shape(
+            "sortmask_deviation",
+            format!("expected [rows, n], got {:?}", f.shape()),
+        ));
     }
     let (rows, n) = (f.dim(0), f.dim(1));
     let gpu = f.gpu();
@@ -363,7 +384,11 @@ impl Backward for ApplyBackward {
             )
         };
         let v = resolve(Pass::ApplyBackward, self.version, gpu, rows, n, |v| {
-            run(v, &Tensor::empty(gpu, self.f.shape())?, &Tensor::empty(gpu, self.f.shape())?)
+            run(
+                v,
+                &Tensor::empty(gpu, self.f.shape())?,
+                &Tensor::empty(gpu, self.f.shape())?,
+            )
         })?;
         let df = Tensor::empty(gpu, self.f.shape())?;
         let dr = Tensor::empty(gpu, self.f.shape())?;

@@ -7,14 +7,18 @@
 //! m = sigmoid((u - q) / T), q = 1 - rho; c = z * m; n = z * (1 - m).
 
 use super::softrank::network::{soft_rank_network_backward_ref, soft_rank_network_ref};
-use super::softrank::pairwise::{sigmoid, sigmoid_grad, soft_rank_pairwise_backward_ref, soft_rank_pairwise_ref};
+use super::softrank::pairwise::{
+    sigmoid, sigmoid_grad, soft_rank_pairwise_backward_ref, soft_rank_pairwise_ref,
+};
 use crate::ops::softrank::{Method, Order};
 
 /// Soft ranks of each row of `x` ([rows, n]) by any method with an f64 reference.
 pub fn soft_rank_any_ref(x: &[f64], n: usize, method: Method, strength: f64, order: Order) -> Vec<f64> {
     match method {
         Method::Pairwise => soft_rank_pairwise_ref(x, n, strength, order),
-        Method::Network { kind, relaxation } => soft_rank_network_ref(x, n, kind, relaxation, strength, order).0,
+        Method::Network { kind, relaxation } => {
+            soft_rank_network_ref(x, n, kind, relaxation, strength, order).0
+        }
         Method::Pav(_) => panic!("soft_rank_any_ref: no f64 reference for the PAV method wired here yet"),
     }
 }
@@ -35,7 +39,9 @@ pub fn soft_rank_any_backward_ref(
             let (_, saved) = soft_rank_network_ref(x, n, kind, relaxation, strength, order);
             soft_rank_network_backward_ref(&saved, n, kind, relaxation, strength, order, g, dx)
         }
-        Method::Pav(_) => panic!("soft_rank_any_backward_ref: no f64 reference for the PAV method wired here yet"),
+        Method::Pav(_) => {
+            panic!("soft_rank_any_backward_ref: no f64 reference for the PAV method wired here yet")
+        }
     }
 }
 
@@ -72,7 +78,11 @@ pub struct GateRefOut {
 
 /// Normalised rank u in [0, 1] from a rank in [1, count].
 pub fn unit_rank(r: f64, count: usize) -> f64 {
-    if count <= 1 { 1.0 } else { (r - 1.0) / (count - 1) as f64 }
+    if count <= 1 {
+        1.0
+    } else {
+        (r - 1.0) / (count - 1) as f64
+    }
 }
 
 /// The gate on z ([b, ch]).
@@ -107,7 +117,11 @@ pub fn cpr_gate_backward_ref(
     dw: Option<&mut [f64]>,
 ) {
     let q = 1.0 - cfg.rho;
-    let slope = if ch <= 1 { 0.0 } else { 1.0 / ((ch - 1) as f64 * cfg.temperature) };
+    let slope = if ch <= 1 {
+        0.0
+    } else {
+        1.0 / ((ch - 1) as f64 * cfg.temperature)
+    };
     let mut dr = vec![0.0; z.len()];
     for i in 0..z.len() {
         // c = z m, n = z (1 - m)
@@ -119,7 +133,15 @@ pub fn cpr_gate_backward_ref(
     }
     // r = soft_rank(key)
     let mut dkey = vec![0.0; z.len()];
-    soft_rank_any_backward_ref(&fwd.key, ch, cfg.method, cfg.strength, Order::Ascending, &dr, &mut dkey);
+    soft_rank_any_backward_ref(
+        &fwd.key,
+        ch,
+        cfg.method,
+        cfg.strength,
+        Order::Ascending,
+        &dr,
+        &mut dkey,
+    );
     match cfg.weights {
         None => dz.iter_mut().zip(&dkey).for_each(|(d, k)| *d += k),
         Some(w) => {

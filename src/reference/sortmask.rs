@@ -29,21 +29,37 @@ pub struct SortMaskRefOut {
 
 pub fn sortmask_ref(f: &[f64], n: usize, cfg: &SortMaskRefConfig) -> SortMaskRefOut {
     let rows = f.len() / n;
-    let mu: Vec<f64> = f.chunks(n).map(|row| row.iter().sum::<f64>() / n as f64).collect();
+    let mu: Vec<f64> = f
+        .chunks(n)
+        .map(|row| row.iter().sum::<f64>() / n as f64)
+        .collect();
     let d: Vec<f64> = f.iter().enumerate().map(|(i, v)| (v - mu[i / n]).abs()).collect();
     let r = soft_rank_any_ref(&d, n, cfg.method, cfg.strength, Order::Ascending);
     let g: Vec<f64> = r
         .iter()
         .map(|&ri| sigmoid((unit_rank(ri, n) - cfg.quantile) / cfg.temperature))
         .collect();
-    let out = (0..rows * n).map(|i| mu[i / n] + (f[i] - mu[i / n]) * g[i]).collect();
+    let out = (0..rows * n)
+        .map(|i| mu[i / n] + (f[i] - mu[i / n]) * g[i])
+        .collect();
     SortMaskRefOut { out, mu, d, r, g }
 }
 
 /// `df += J^T gout`.
-pub fn sortmask_backward_ref(f: &[f64], n: usize, cfg: &SortMaskRefConfig, fwd: &SortMaskRefOut, gout: &[f64], df: &mut [f64]) {
+pub fn sortmask_backward_ref(
+    f: &[f64],
+    n: usize,
+    cfg: &SortMaskRefConfig,
+    fwd: &SortMaskRefOut,
+    gout: &[f64],
+    df: &mut [f64],
+) {
     let rows = f.len() / n;
-    let slope = if n <= 1 { 0.0 } else { 1.0 / ((n - 1) as f64 * cfg.temperature) };
+    let slope = if n <= 1 {
+        0.0
+    } else {
+        1.0 / ((n - 1) as f64 * cfg.temperature)
+    };
     let mut dmu = vec![0.0; rows];
     let mut dr = vec![0.0; f.len()];
     for i in 0..f.len() {
@@ -58,7 +74,15 @@ pub fn sortmask_backward_ref(f: &[f64], n: usize, cfg: &SortMaskRefConfig, fwd: 
     }
     // r = soft_rank(d)
     let mut dd = vec![0.0; f.len()];
-    soft_rank_any_backward_ref(&fwd.d, n, cfg.method, cfg.strength, Order::Ascending, &dr, &mut dd);
+    soft_rank_any_backward_ref(
+        &fwd.d,
+        n,
+        cfg.method,
+        cfg.strength,
+        Order::Ascending,
+        &dr,
+        &mut dd,
+    );
     for i in 0..f.len() {
         // d = |f - mu|
         let s = sign0(f[i] - fwd.mu[i / n]);

@@ -161,7 +161,9 @@ fn plan_for(
         _ => pairs.max(1).next_power_of_two().clamp(32, 256) as u32,
     });
     if !(1..=256).contains(&wg) {
-        return Err(Error::Invalid(format!("soft_rank (network): workgroup size {wg} is outside 1..=256")));
+        return Err(Error::Invalid(format!(
+            "soft_rank (network): workgroup size {wg} is outside 1..=256"
+        )));
     }
     let (per_layer, copy) = loop_costs(version, pairs, k * n, wg as usize);
     // A segment dispatch: copy in, initialise v (and p), write out, then two walks over
@@ -188,7 +190,8 @@ fn plan_for(
     if sweep_fixed + per_layer + copy > LOOP_BUDGET {
         return Err(too_long());
     }
-    let sweep_auto = ((LOOP_BUDGET - sweep_fixed) as f64 / (per_layer as f64 + copy as f64 / seg as f64)) as usize;
+    let sweep_auto =
+        ((LOOP_BUDGET - sweep_fixed) as f64 / (per_layer as f64 + copy as f64 / seg as f64)) as usize;
     let sweep_step = opts.sweep_step.unwrap_or(sweep_auto).max(1);
     let sweep_loops = sweep_fixed + sweep_step * per_layer + sweep_step.div_ceil(seg) * copy;
     let segment_loops = seg_fixed + seg * (2 * per_layer + 18);
@@ -249,7 +252,10 @@ fn check(op: &'static str, x: &Tensor, strength: f32) -> Result<(usize, usize)> 
         )));
     }
     if x.dims() != 2 {
-        return Err(Error::shape(op, format!("expected [rows, n], got {:?}", x.shape())));
+        return Err(Error::shape(
+            op,
+            format!("expected [rows, n], got {:?}", x.shape()),
+        ));
     }
     Ok((x.dim(0), x.dim(1)))
 }
@@ -265,12 +271,21 @@ fn run(
     order: Order,
     opts: &NetworkOptions,
 ) -> Result<Tensor> {
-    let op = if g.is_some() { "soft_rank_network backward" } else { "soft_rank_network" };
+    let op = if g.is_some() {
+        "soft_rank_network backward"
+    } else {
+        "soft_rank_network"
+    };
     let (rows, n) = check(op, x, strength)?;
     if let Some(g) = g
         && g.shape() != x.shape()
     {
-        return Err(Error::shapes(op, x.shape(), g.shape(), "input vs gradient of the ranks"));
+        return Err(Error::shapes(
+            op,
+            x.shape(),
+            g.shape(),
+            "input vs gradient of the ranks",
+        ));
     }
     let gpu = x.gpu();
     let out = Tensor::empty(gpu, x.shape())?;
@@ -307,7 +322,16 @@ fn choose_version(
     let sub = rows.min(TUNE_ROWS);
     let mut cands = Vec::new();
     for v in [NetworkVersion::V1, NetworkVersion::V2] {
-        if network_plan(gpu, kind, n, sub, g.is_some(), &NetworkOptions { version: v, ..*opts }).is_ok() {
+        if network_plan(
+            gpu,
+            kind,
+            n,
+            sub,
+            g.is_some(),
+            &NetworkOptions { version: v, ..*opts },
+        )
+        .is_ok()
+        {
             cands.push(v);
         }
     }
@@ -321,7 +345,14 @@ fn choose_version(
         crate::ops::tune::bucket(sub)
     );
     crate::ops::tune::choose(gpu, "softrank_network", &key, &cands, |v| {
-        let plan = network_plan(gpu, kind, n, sub, g.is_some(), &NetworkOptions { version: v, ..*opts })?;
+        let plan = network_plan(
+            gpu,
+            kind,
+            n,
+            sub,
+            g.is_some(),
+            &NetworkOptions { version: v, ..*opts },
+        )?;
         let tmp = Tensor::empty(gpu, x.shape())?;
         dispatch(x, g, &tmp, sub, &plan, kind, relax, strength, order)
     })
@@ -384,7 +415,12 @@ fn dispatch(
             let args: &[Arg] = match g {
                 None => &args_f,
                 Some(g) => {
-                    args_b = [Arg::R(x.buf()), Arg::R(g.buf()), Arg::W(out.buf()), Arg::W(work.buf())];
+                    args_b = [
+                        Arg::R(x.buf()),
+                        Arg::R(g.buf()),
+                        Arg::W(out.buf()),
+                        Arg::W(work.buf()),
+                    ];
                     &args_b
                 }
             };

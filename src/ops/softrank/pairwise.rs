@@ -60,13 +60,18 @@ struct Params {
 
 fn dims(op: &'static str, x: &Tensor) -> Result<(usize, usize)> {
     if x.dims() != 2 {
-        return Err(Error::shape(op, format!("expected [rows, n], got {:?}", x.shape())));
+        return Err(Error::shape(
+            op,
+            format!("expected [rows, n], got {:?}", x.shape()),
+        ));
     }
     let (rows, n) = (x.dim(0), x.dim(1));
     if n > MAX_N {
         return Err(Error::shape(
             op,
-            format!("rows of {n} elements are above the pairwise limit of {MAX_N}; use the PAV or network method"),
+            format!(
+                "rows of {n} elements are above the pairwise limit of {MAX_N}; use the PAV or network method"
+            ),
         ));
     }
     Ok((rows, n))
@@ -129,16 +134,31 @@ fn launch(
     let (kernel, wg, per_row, groups) = match (version, g.is_some()) {
         (PairwiseVersion::V1, bwd) => {
             let total = (rows * n) as u64;
-            (if bwd { &BACKWARD_V1 } else { &FORWARD_V1 }, 256u32, 0, total.div_ceil(256))
+            (
+                if bwd { &BACKWARD_V1 } else { &FORWARD_V1 },
+                256u32,
+                0,
+                total.div_ceil(256),
+            )
         }
         (PairwiseVersion::V2, bwd) => {
             let tiles = n.div_ceil(8);
             let total = (rows * tiles) as u64;
-            (if bwd { &BACKWARD_V2 } else { &FORWARD_V2 }, 64, tiles as u32, total.div_ceil(64))
+            (
+                if bwd { &BACKWARD_V2 } else { &FORWARD_V2 },
+                64,
+                tiles as u32,
+                total.div_ceil(64),
+            )
         }
         (PairwiseVersion::V3, bwd) => {
             let blocks = n.div_ceil(256);
-            (if bwd { &BACKWARD_V3 } else { &FORWARD_V3 }, 256, blocks as u32, (rows * blocks) as u64)
+            (
+                if bwd { &BACKWARD_V3 } else { &FORWARD_V3 },
+                256,
+                blocks as u32,
+                (rows * blocks) as u64,
+            )
         }
         (PairwiseVersion::Auto, _) => unreachable!("resolved by the caller"),
     };
@@ -227,7 +247,12 @@ pub fn soft_rank_pairwise(x: &Tensor, strength: f32, order: Order) -> Result<Ten
 }
 
 /// [`soft_rank_pairwise`] with a chosen kernel version (for tests and the benchmark).
-pub fn soft_rank_pairwise_with(x: &Tensor, strength: f32, order: Order, version: PairwiseVersion) -> Result<Tensor> {
+pub fn soft_rank_pairwise_with(
+    x: &Tensor,
+    strength: f32,
+    order: Order,
+    version: PairwiseVersion,
+) -> Result<Tensor> {
     let out = pairwise_forward(x, strength, order, version)?;
     Ok(autograd::record(out, &[x], || PairwiseBackward {
         x: x.detach(),

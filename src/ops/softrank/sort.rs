@@ -53,9 +53,12 @@ fn rows_of(op: &'static str, x: &Tensor) -> Result<(usize, usize)> {
     }
     let n = x.dim(-1);
     if n >= 1 << 24 {
-        return Err(Error::shape(op, format!("rows of {n} elements: indices would not be exact in f32")));
+        return Err(Error::shape(
+            op,
+            format!("rows of {n} elements: indices would not be exact in f32"),
+        ));
     }
-    Ok((if n == 0 { 0 } else { x.numel() / n }, n))
+    Ok((x.numel().checked_div(n).unwrap_or(0), n))
 }
 
 /// Sorted (key, index) pairs of every row: [rows, n] pairs in a scratch tensor.
@@ -100,7 +103,14 @@ fn sort_keys(x: &Tensor, rows: usize, n: usize, order: Order) -> Result<(Tensor,
 }
 
 /// One gather pass over sorted keys: MODE 0 values, 1 indices ([rows, kout]), 2 ranks ([rows, n]).
-fn gather(x: &Tensor, keys: &Tensor, mut p: Params, kout: usize, mode: u32, shape: &[usize]) -> Result<Tensor> {
+fn gather(
+    x: &Tensor,
+    keys: &Tensor,
+    mut p: Params,
+    kout: usize,
+    mode: u32,
+    shape: &[usize],
+) -> Result<Tensor> {
     let gpu = x.gpu();
     let out = Tensor::empty(gpu, shape)?;
     p.kout = kout as u32;
@@ -121,7 +131,10 @@ fn gather(x: &Tensor, keys: &Tensor, mut p: Params, kout: usize, mode: u32, shap
 pub fn top_k(x: &Tensor, k: usize, order: Order) -> Result<Sorted> {
     let (rows, n) = rows_of("top_k", x)?;
     if k > n {
-        return Err(Error::shape("top_k", format!("k = {k} is above the row length of {:?}", x.shape())));
+        return Err(Error::shape(
+            "top_k",
+            format!("k = {k} is above the row length of {:?}", x.shape()),
+        ));
     }
     let mut shape = x.shape().to_vec();
     *shape.last_mut().expect("rank >= 1") = k;
@@ -171,13 +184,22 @@ pub fn hard_rank(x: &Tensor, order: Order) -> Result<Tensor> {
 /// `dx` of the top-k values: `g` scattered to the indices, zero elsewhere.
 pub fn top_k_backward(indices: &Tensor, g: &Tensor, x_shape: &[usize]) -> Result<Tensor> {
     if indices.shape() != g.shape() {
-        return Err(Error::shapes("top_k backward", indices.shape(), g.shape(), "indices vs gradient"));
+        return Err(Error::shapes(
+            "top_k backward",
+            indices.shape(),
+            g.shape(),
+            "indices vs gradient",
+        ));
     }
     let gpu = g.gpu();
     let n = *x_shape.last().unwrap_or(&0);
     let k = if g.dims() == 0 { 0 } else { g.dim(-1) };
-    let rows = if k == 0 { 0 } else { g.numel() / k };
-    let dx = if k == n { Tensor::empty(gpu, x_shape)? } else { Tensor::zeros(gpu, x_shape)? };
+    let rows = g.numel().checked_div(k).unwrap_or(0);
+    let dx = if k == n {
+        Tensor::empty(gpu, x_shape)?
+    } else {
+        Tensor::zeros(gpu, x_shape)?
+    };
     // Params of sort_backward_v1: rows, n, kout.
     let params = [rows as u32, n as u32, k as u32, 0];
     gpu.launch(Launch {

@@ -113,7 +113,7 @@ pub fn soft_rank_network_ref(
 ) -> (Vec<f64>, NetworkSaved) {
     let (layers, pairs) = network_size(kind, n);
     let (sign, beta) = (order_sign(order), 1.0 / strength);
-    let rows = if n == 0 { 0 } else { x.len() / n };
+    let rows = x.len().checked_div(n).unwrap_or(0);
     let mut r = vec![0.0; x.len()];
     let mut saved = vec![0.0; rows * layers * pairs];
     for row in 0..rows {
@@ -121,7 +121,9 @@ pub fn soft_rank_network_ref(
         let d = &mut saved[row * layers * pairs..(row + 1) * layers * pairs];
         for l in 0..layers {
             for c in 0..pairs {
-                let Some((lo, hi)) = comparator(kind, n, l, c) else { continue };
+                let Some((lo, hi)) = comparator(kind, n, l, c) else {
+                    continue;
+                };
                 let (a, b) = (xs[lo], xs[hi]);
                 // alpha = f(beta (b - a)); min' = alpha a + (1-alpha) b, max' = (1-alpha) a + alpha b
                 let al = alpha(relax, beta * (b - a));
@@ -134,7 +136,9 @@ pub fn soft_rank_network_ref(
         let mut v: Vec<f64> = (1..=n).map(|k| k as f64).collect();
         for l in (0..layers).rev() {
             for c in 0..pairs {
-                let Some((lo, hi)) = comparator(kind, n, l, c) else { continue };
+                let Some((lo, hi)) = comparator(kind, n, l, c) else {
+                    continue;
+                };
                 let al = alpha(relax, beta * d[l * pairs + c]);
                 let (vl, vh) = (v[lo], v[hi]);
                 v[lo] = al * vl + (1.0 - al) * vh;
@@ -160,7 +164,7 @@ pub fn soft_rank_network_backward_ref(
 ) {
     let (layers, pairs) = network_size(kind, n);
     let (sign, beta) = (order_sign(order), 1.0 / strength);
-    let rows = if n == 0 { 0 } else { g.len() / n };
+    let rows = g.len().checked_div(n).unwrap_or(0);
     for row in 0..rows {
         let d = &saved.d[row * layers * pairs..(row + 1) * layers * pairs];
         // s_l = L_l s_{l-1}, s_0 = g; keep (s_lo - s_hi)_{l-1} per comparator.
@@ -168,7 +172,9 @@ pub fn soft_rank_network_backward_ref(
         let mut ds = vec![0.0; layers * pairs];
         for l in 0..layers {
             for c in 0..pairs {
-                let Some((lo, hi)) = comparator(kind, n, l, c) else { continue };
+                let Some((lo, hi)) = comparator(kind, n, l, c) else {
+                    continue;
+                };
                 let al = alpha(relax, beta * d[l * pairs + c]);
                 let (sl, sh) = (s[lo], s[hi]);
                 ds[l * pairs + c] = sl - sh;
@@ -180,7 +186,9 @@ pub fn soft_rank_network_backward_ref(
         let mut p = vec![0.0; n];
         for l in (0..layers).rev() {
             for c in 0..pairs {
-                let Some((lo, hi)) = comparator(kind, n, l, c) else { continue };
+                let Some((lo, hi)) = comparator(kind, n, l, c) else {
+                    continue;
+                };
                 let dd = d[l * pairs + c];
                 let al = alpha(relax, beta * dd);
                 let fp = beta * alpha_grad(relax, beta * dd);
