@@ -7,12 +7,12 @@ use common::*;
 use cprl::Tensor;
 use cprl::autograd;
 use cprl::ops::softrank::Order;
-use cprl::ops::softrank::sort::{argsort, hard_rank, sort, top_k};
+use cprl::ops::softrank::sort::{MAX_N, argsort, hard_rank, sort, top_k};
 use cprl::reference::softrank::sort as r;
 
 /// (rows, n): size 1, 2, odd, many rows, the SortMask row, the largest benchmarked row,
-/// a row past it, and a row long enough that the network is split over dispatches
-/// (N = 2^17: 153 layers of 256 comparators per lane).
+/// a row past it, and the longest row supported (2^18: 171 layers of 4096 comparators
+/// per lane, split over several dispatches under the loop cap).
 const SHAPES: &[(usize, usize)] = &[
     (1, 1),
     (3, 2),
@@ -22,7 +22,7 @@ const SHAPES: &[(usize, usize)] = &[
     (2, 3136),
     (1, 4096),
     (3, 5000),
-    (1, 70_000),
+    (1, MAX_N),
 ];
 
 /// Values in [-1, 1]; odd rows quantised to quarters (many ties).
@@ -195,4 +195,7 @@ fn sort_rejects_bad_arguments() {
     assert!(e.contains("k = 4") && e.contains("[2, 3]"), "{e}");
     let s = Tensor::scalar(&gpu, 1.0).unwrap();
     assert!(sort(&s, Order::Ascending).is_err());
+    let long = Tensor::zeros(&gpu, &[1, MAX_N + 1]).unwrap();
+    let e = argsort(&long, Order::Ascending).unwrap_err().to_string();
+    assert!(e.contains(&MAX_N.to_string()), "{e}");
 }

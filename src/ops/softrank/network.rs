@@ -31,7 +31,8 @@
 //!   up to 256 elsewhere.
 //! - V2 (`..._v2.wgsl`): one invocation per row walking every comparator itself, no
 //!   barriers, rows interleaved in the scratch so neighbouring lanes touch neighbouring
-//!   words. Rows must fit its loop budget (n up to about 6000 forward, 4096 backward).
+//!   words. Its plan refuses rows too long for the loop budget (bitonic: above about
+//!   12,000 forward, 7,000 backward); Auto then keeps V1.
 //! - Auto (default): `ops::tune::choose` between them (V1 first), measured on at most
 //!   256 rows and keyed on (kind, pass, bucketed n, bucketed rows). On lavapipe V2 won
 //!   at many short rows and V1 at long rows (benches/NOTES-softrank-misc.md).
@@ -64,7 +65,7 @@ const ONE_SEGMENT_FLOATS: usize = 1 << 19;
 /// Which kernel version runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkVersion {
-    /// V2 on CPU adapters when the row fits its loop budget, else V1.
+    /// Measured choice between V1 and V2 (see the module header).
     #[default]
     Auto,
     V1,

@@ -4,16 +4,18 @@
 //! Order: values compare by IEEE total order (-0 before +0; NaNs at the ends by sign,
 //! where the backend keeps NaN bits); `Descending` reverses it. Ties keep their input
 //! order in both directions (lower index first): the sort is stable. Indices come
-//! back as f32 tensors (exact below 2^24 elements per row).
+//! back as f32 tensors (exact: rows are at most 2^18 elements).
 //!
 //! Versions:
 //! - V1 (`sort_forward_v1.wgsl`): bitonic network of the next power of two with the
 //!   comparators that reach past n dropped (any n), one workgroup per row on
 //!   (key, index) pairs in a storage scratch, storageBarrier between layers, the
-//!   layers split over dispatches under llvmpipe's loop cap; then a gather.
+//!   layers split over dispatches under llvmpipe's loop cap; then a gather. 32 lanes
+//!   per row on CPU adapters (as the network soft ranks, see their notes), up to 256
+//!   elsewhere.
 //!   Backward of the values (`sort_backward_v1.wgsl`): scatter `g` to the indices.
 //!
-//! Bench: `cargo bench --bench kernels -- sort`.
+//! Bench: `cargo bench --bench kernels -- sort.`.
 
 use super::Order;
 use crate::autograd::{self, Backward};
@@ -24,7 +26,10 @@ use crate::tensor::Tensor;
 
 static FORWARD_V1: Kernel = kernel!("sort_forward_v1");
 static BACKWARD_V1: Kernel = kernel!("sort_backward_v1");
-const LOOP_BUDGET: usize = 30_000;
+/// Loop iterations one invocation may run in a dispatch (llvmpipe stops at 65,535).
+const LOOP_BUDGET: usize = 50_000;
+/// Longest row (tested at this size; datasets' score lists are far shorter).
+pub const MAX_N: usize = 1 << 18;
 
 /// Sorted (or top-k) values and their input indices, same shape.
 #[derive(Debug, Clone)]
@@ -52,10 +57,10 @@ fn rows_of(op: &'static str, x: &Tensor) -> Result<(usize, usize)> {
         return Err(Error::shape(op, "a scalar has no axis to sort along"));
     }
     let n = x.dim(-1);
-    if n >= 1 << 24 {
+    if n > MAX_N {
         return Err(Error::shape(
             op,
-            format!("rows of {n} elements: indices would not be exact in f32"),
+            format!("rows of {n} elements are above the limit of {MAX_N}"),
         ));
     }
     Ok((x.numel().checked_div(n).unwrap_or(0), n))
@@ -69,8 +74,15 @@ fn sort_keys(x: &Tensor, rows: usize, n: usize, order: Order) -> Result<(Tensor,
     let lg = big.trailing_zeros() as usize;
     let layers = lg * (lg + 1) / 2;
     let pairs = big / 2;
-    let wg = pairs.max(1).next_power_of_two().clamp(32, 256);
-    let step = (LOOP_BUDGET / (2 + pairs.div_ceil(wg))).max(1);
+    // Lanes per row: 32 on CPU drivers, where a barrier costs per lane, unless the row
+    // needs more to keep the loading loop short; up to 256 elsewhere.
+    let wg = if gpu.is_cpu() {
+        n.div_ceil(16384).next_power_of_two().clamp(32, 256)
+    } else {
+        pairs.max(1).next_power_of_two().clamp(32, 256)
+    };
+    // Per invocation: the load (n / wg) and, per layer, 1 + pairs / wg iterations.
+    let step = ((LOOP_BUDGET - n.div_ceil(wg)) / (1 + pairs.div_ceil(wg))).max(1);
     let mut p = Params {
         rows: rows as u32,
         n: n as u32,
