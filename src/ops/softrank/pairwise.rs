@@ -14,7 +14,8 @@
 //! leading rows (at most 2^26 sigmoid terms: rows are independent) and keyed on the
 //! bucketed (rows measured, n); with tuning off it takes V2 on CPU adapters and V3
 //! elsewhere.
-//! Every version sums in the same order per element within f32 rounding of each other.
+//! Every version adds an element's terms in the same order (j = 0, 1, ..), so the
+//! choice never changes the result (the tests saw bitwise-equal outputs).
 //! Rows up to n = 32768 (the per-invocation loop stays under llvmpipe's cap).
 //!
 //! Bench: `cargo bench --bench kernels -- softrank.pairwise`.
