@@ -19,7 +19,7 @@
 //     v <- the 2x2 mix,
 // starting from v = 1..n, p = 0 in the last segment. Segment 0 writes dx = sign * p.
 // Loop counts as in the forward (the host splits the sweep under the cap).
-// WG (override, 32..256), KIND, RELAX: as in the forward.
+// WG (override, 1..256), KIND, RELAX: as in the forward.
 
 struct Params {
     rows: u32,

@@ -21,7 +21,8 @@
 // invocation's loop count under llvmpipe's 65,535 cap by splitting the sweep.
 // Comparator (lo, hi), lo < hi: alpha = f(beta (b - a)), lo <- alpha a + (1 - alpha) b,
 // hi <- (1 - alpha) a + alpha b. Slots with hi >= n are empty.
-// WG (override, 32..256): lanes share one row's comparators; storageBarrier between layers.
+// WG (override, 1..256; the host uses 32 on CPU adapters, where a barrier costs per
+// lane, up to 256 elsewhere): lanes share one row's comparators; storageBarrier between layers.
 // KIND (override): 0 odd-even, 1 bitonic. RELAX (override): 0 logistic, 1 Cauchy.
 
 struct Params {
