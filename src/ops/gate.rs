@@ -1,1 +1,203 @@
-//! (not yet written)
+//! The CPR channel gate (DESIGN.md section 1): per sample, rank the C channels by a
+//! key, turn the normalised rank into a soft mask, split z into CPR and N-CPR.
+//!
+//!     k = z (or |z * w_c|);  r = soft_rank(k) ascending in [1, C];
+//!     u = (r - 1) / (C - 1)  (u = 1 when C = 1: the only channel is the largest);
+//!     m = sigmoid((u - q) / T), q = 1 - rho;  c = z * m;  n = z * (1 - m).
+//!
+//! Composition: the key is `abs(mul(z, w))` from the elementwise ops (or z itself),
+//! the rank is `softrank::soft_rank` with the configured method (each records its
+//! own backward), and the rest is one fused kernel writing (c, n, m). Each of the
+//! three outputs records its own backward node (`gate_backward_v1.wgsl`, one
+//! dispatch each), so a loss may use any subset; gradients reach z directly, through
+//! the ranks and through the key (and w when it requires one).
+//!
+//! Versions:
+//! - `gate_forward_v1` / `gate_backward_v1`: one invocation per element.
+//!
+//! Bench: `cargo bench --bench kernels -- gate`.
+
+use crate::autograd::{self, Backward};
+use crate::error::{Error, Result};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::kernel;
+use crate::ops::elementwise as ew;
+use crate::ops::softrank::{self, Method, Regularization};
+use crate::tensor::Tensor;
+
+static FORWARD_V1: Kernel = kernel!("gate_forward_v1");
+static BACKWARD_V1: Kernel = kernel!("gate_backward_v1");
+const WG: u32 = 256;
+
+/// What the channels are ranked by.
+#[derive(Debug, Clone, Default)]
+pub enum GateKey {
+    /// k = z.
+    #[default]
+    Z,
+    /// k = |z * w_c| with per-channel weights w of shape [C] (e.g. the norm of the
+    /// head's first-layer weights per channel). Gradients flow into w if it needs one.
+    WeightedAbs(Tensor),
+}
+
+/// Settings of [`cpr_gate`].
+#[derive(Debug, Clone)]
+pub struct GateConfig {
+    /// Share of channels treated as causal (q = 1 - rho).
+    pub rho: f32,
+    /// Mask temperature T.
+    pub temperature: f32,
+    /// Soft-rank method and its strength.
+    pub method: Method,
+    pub strength: f32,
+    pub key: GateKey,
+}
+
+impl Default for GateConfig {
+    /// rho 0.25, T 0.05 (DESIGN.md); PAV (l2) ranks with torchsort's default strength 1.
+    fn default() -> Self {
+        GateConfig {
+            rho: 0.25,
+            temperature: 0.05,
+            method: Method::Pav(Regularization::L2),
+            strength: 1.0,
+            key: GateKey::Z,
+        }
+    }
+}
+
+/// (a, b) with `a r + b = (u - q) / T`, `u = (r - 1) / (count - 1)`, and u = 1 for count 1.
+pub fn rank_gate_affine(count: usize, q: f32, temperature: f32) -> (f32, f32) {
+    if count <= 1 {
+        return (0.0, (1.0 - q) / temperature);
+    }
+    let c1 = (count - 1) as f32;
+    (1.0 / (c1 * temperature), -(1.0 / c1 + q) / temperature)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    count: u32,
+    a: f32,
+    b: f32,
+    _pad: u32,
+}
+
+/// The gate on z ([B, C]): (CPR c, N-CPR n, mask m), each [B, C].
+pub fn cpr_gate(z: &Tensor, cfg: &GateConfig) -> Result<(Tensor, Tensor, Tensor)> {
+    if z.dims() != 2 {
+        return Err(Error::shape(
+            "cpr_gate",
+            format!("z must be [B, C], got {:?}", z.shape()),
+        ));
+    }
+    if !(cfg.temperature > 0.0 && cfg.temperature.is_finite() && (0.0..=1.0).contains(&cfg.rho)) {
+        return Err(Error::Invalid(format!(
+            "cpr_gate: need 0 <= rho <= 1 and T > 0, got rho {} T {}",
+            cfg.rho, cfg.temperature
+        )));
+    }
+    let ch = z.dim(1);
+    let key = match &cfg.key {
+        GateKey::Z => z.clone(),
+        GateKey::WeightedAbs(w) => {
+            if w.shape() != [ch] {
+                return Err(Error::shapes(
+                    "cpr_gate",
+                    z.shape(),
+                    w.shape(),
+                    "key weights must be [C]",
+                ));
+            }
+            ew::abs(&ew::mul(z, w)?)?
+        }
+    };
+    let r = softrank::soft_rank(&key, cfg.method, cfg.strength)?;
+    let (a, b) = rank_gate_affine(ch, 1.0 - cfg.rho, cfg.temperature);
+    let gpu = z.gpu();
+    let (c, n, m) = (
+        Tensor::empty(gpu, z.shape())?,
+        Tensor::empty(gpu, z.shape())?,
+        Tensor::empty(gpu, z.shape())?,
+    );
+    let count = z.numel() as u32;
+    let params = Params { count, a, b, _pad: 0 };
+    gpu.launch(Launch {
+        kernel: &FORWARD_V1,
+        entry: "main",
+        constants: &[("WG", WG as f64)],
+        params: bytemuck::bytes_of(&params),
+        args: &[
+            Arg::R(z.buf()),
+            Arg::R(r.buf()),
+            Arg::W(c.buf()),
+            Arg::W(n.buf()),
+            Arg::W(m.buf()),
+        ],
+        workgroups: grid_1d(count.div_ceil(WG) as u64),
+    })?;
+    let saved = |mode| GateBackward {
+        mode,
+        z: z.detach(),
+        r: r.detach(),
+        params,
+    };
+    let c = autograd::record(c, &[z, &r], || saved(0));
+    let n = autograd::record(n, &[z, &r], || saved(1));
+    let m = autograd::record(m, &[&r], || saved(2));
+    Ok((c, n, m))
+}
+
+/// The backward kernel for one output (MODE 0 c, 1 n, 2 m): (dz or None for m, dr).
+fn gate_backward(
+    mode: u32,
+    z: &Tensor,
+    r: &Tensor,
+    g: &Tensor,
+    params: Params,
+) -> Result<(Option<Tensor>, Tensor)> {
+    let gpu = z.gpu();
+    let dr = Tensor::empty(gpu, z.shape())?;
+    // MODE 2 never touches dz: a one-element placeholder fills the binding.
+    let dz = Tensor::empty(gpu, if mode == 2 { &[1] } else { z.shape() })?;
+    gpu.launch(Launch {
+        kernel: &BACKWARD_V1,
+        entry: "main",
+        constants: &[("WG", WG as f64), ("MODE", mode as f64)],
+        params: bytemuck::bytes_of(&params),
+        args: &[
+            Arg::R(z.buf()),
+            Arg::R(r.buf()),
+            Arg::R(g.buf()),
+            Arg::W(dr.buf()),
+            Arg::W(dz.buf()),
+        ],
+        workgroups: grid_1d(params.count.div_ceil(WG) as u64),
+    })?;
+    Ok(((mode != 2).then_some(dz), dr))
+}
+
+struct GateBackward {
+    mode: u32,
+    z: Tensor,
+    r: Tensor,
+    params: Params,
+}
+
+impl Backward for GateBackward {
+    fn name(&self) -> &'static str {
+        match self.mode {
+            0 => "cpr_gate (c)",
+            1 => "cpr_gate (n)",
+            _ => "cpr_gate (m)",
+        }
+    }
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (dz, dr) = gate_backward(self.mode, &self.z, &self.r, g, self.params)?;
+        Ok(match dz {
+            Some(dz) => vec![Some(dz), Some(dr)],
+            None => vec![Some(dr)],
+        })
+    }
+}
