@@ -21,6 +21,9 @@ const BITONIC: Method = Method::Network {
     relaxation: Relaxation::Logistic,
 };
 
+/// The default method (torchsort's operator).
+const PAV: Method = Method::Pav(cprl::ops::softrank::Regularization::L2);
+
 fn config(method: Method, strength: f32, key: GateKey) -> GateConfig {
     GateConfig {
         rho: 0.25,
@@ -143,13 +146,37 @@ fn gate_backward_v1_matches_ref_pairwise_weighted_key() {
 }
 
 #[test]
+fn gate_backward_v1_matches_ref_pav() {
+    run_case(PAV, 0.1, false, true);
+}
+
+#[test]
+fn gate_backward_v1_matches_ref_pav_weighted_key() {
+    run_case(PAV, 0.1, true, true);
+}
+
+#[test]
+fn gate_default_config_uses_pav_and_runs() {
+    let gpu = gpu();
+    let z = Tensor::from_slice(&gpu, &features(90, 4 * 16), &[4, 16]).unwrap();
+    let cfg = GateConfig::default();
+    assert_eq!(cfg.method, PAV);
+    let (c, n, _) = cpr_gate(&z, &cfg).unwrap();
+    // c + n = z exactly up to rounding, whatever the gate.
+    let (cv, nv, zv) = (c.to_vec().unwrap(), n.to_vec().unwrap(), z.to_vec().unwrap());
+    for i in 0..zv.len() {
+        assert!((cv[i] + nv[i] - zv[i]).abs() <= 1e-6 * zv[i].abs().max(1.0), "{i}");
+    }
+}
+
+#[test]
 fn gate_backward_v1_matches_ref_network() {
     run_case(BITONIC, 0.1, false, true);
 }
 
 #[test]
 fn gate_reference_backward_matches_finite_differences() {
-    for method in [Method::Pairwise, BITONIC] {
+    for method in [Method::Pairwise, BITONIC, PAV] {
         for weighted in [false, true] {
             for &(b, ch) in &[(1, 1), (2, 2), (2, 6)] {
                 let z = f64s(&features(40 + ch as u64, b * ch));

@@ -15,6 +15,9 @@ const BITONIC: Method = Method::Network {
     relaxation: Relaxation::Logistic,
 };
 
+/// The default method (torchsort's operator).
+const PAV: Method = Method::Pav(cprl::ops::softrank::Regularization::L2);
+
 fn config(method: Method, strength: f32) -> SortMaskConfig {
     SortMaskConfig {
         quantile: 0.5,
@@ -106,11 +109,14 @@ version_tests! {
     sortmask_backward_v2_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V2, true;
     sortmask_backward_v2_matches_ref_network: BITONIC, SortMaskVersion::V2, true;
     sortmask_backward_auto_matches_ref_network: BITONIC, SortMaskVersion::Auto, true;
+    sortmask_backward_v1_matches_ref_pav: PAV, SortMaskVersion::V1, true;
+    sortmask_backward_v2_matches_ref_pav: PAV, SortMaskVersion::V2, true;
+    sortmask_backward_auto_matches_ref_pav: PAV, SortMaskVersion::Auto, true;
 }
 
 #[test]
 fn sortmask_reference_backward_matches_finite_differences() {
-    for method in [Method::Pairwise, BITONIC] {
+    for method in [Method::Pairwise, BITONIC, PAV] {
         for &(rows, n) in &[(1, 1), (2, 2), (2, 5), (1, 9)] {
             let f = f64s(&rand_vec(40 + n as u64, rows * n));
             let g = f64s(&rand_vec(41 + n as u64, rows * n));

@@ -7,6 +7,7 @@
 //! m = sigmoid((u - q) / T), q = 1 - rho; c = z * m; n = z * (1 - m).
 
 use super::softrank::network::{soft_rank_network_backward_ref, soft_rank_network_ref};
+use super::softrank::pav::{soft_rank_pav_backward_ref, soft_rank_pav_ref};
 use super::softrank::pairwise::{
     sigmoid, sigmoid_grad, soft_rank_pairwise_backward_ref, soft_rank_pairwise_ref,
 };
@@ -19,7 +20,7 @@ pub fn soft_rank_any_ref(x: &[f64], n: usize, method: Method, strength: f64, ord
         Method::Network { kind, relaxation } => {
             soft_rank_network_ref(x, n, kind, relaxation, strength, order).0
         }
-        Method::Pav(_) => panic!("soft_rank_any_ref: no f64 reference for the PAV method wired here yet"),
+        Method::Pav(reg) => soft_rank_pav_ref(x, x.len() / n.max(1), n, reg, strength, order).ranks,
     }
 }
 
@@ -39,8 +40,9 @@ pub fn soft_rank_any_backward_ref(
             let (_, saved) = soft_rank_network_ref(x, n, kind, relaxation, strength, order);
             soft_rank_network_backward_ref(&saved, n, kind, relaxation, strength, order, g, dx)
         }
-        Method::Pav(_) => {
-            panic!("soft_rank_any_backward_ref: no f64 reference for the PAV method wired here yet")
+        Method::Pav(reg) => {
+            let fwd = soft_rank_pav_ref(x, x.len() / n.max(1), n, reg, strength, order);
+            soft_rank_pav_backward_ref(&fwd, g, n, reg, strength, order, dx)
         }
     }
 }
