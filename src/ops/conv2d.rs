@@ -6,14 +6,33 @@
 //! Shapes: x [N, C, H, W], w [O, C/groups, KH, KW], bias [O], y [N, O, OH, OW] with
 //! OH = `Conv2dParams::out_h(H, KH)`, OW = `out_w(W, KW)` (the reference uses the same).
 //!
-//! Versions, per pass (`shaders/conv2d_<pass>_vN.wgsl`):
+//! Versions, per pass (`shaders/conv2d_<pass>_vN.wgsl`; bench any one with
+//! `NODEVICE_SELECT=1 cargo bench --bench kernels -- conv2d.<pass>.V<N>`):
 //! - forward V1 direct: one output per invocation, the port of the reference.
+//! - forward V2 register-blocked implicit GEMM: 8 output pixels x 32 or 64 output
+//!   channels per invocation, weights repacked by `conv2d_pack_v1` so that a column of 4
+//!   channels is one vec4 load; no subgroups (llvmpipe GL, any adapter).
+//! - forward V3 workgroup-tiled implicit GEMM: 64 x 64 tiles staged through workgroup
+//!   memory, 4 x 4 per invocation (the real-GPU style).
+//! - forward V4 subgroup broadcast: V2's tiles, but each lane loads an eighth of the
+//!   weights and `subgroupBroadcast` hands them to the others (the lavapipe winner).
 //! - backward_data V1: one input element per invocation, gathering over (o, kh, kw).
-//! - backward_weight V1: one (chunk of output pixels, weight element) per invocation;
-//!   the chunks are added in a fixed order by `ops::reduce`.
+//! - backward_data V2 / V4: as forward V2 / V4 over dy, one launch per residue class
+//!   (ih % sh, iw % sw) of the input pixels: within a class the same taps contribute.
+//! - backward_weight V1: one (chunk of output pixels, weight element) per invocation.
+//! - backward_weight V2 / V4: 4 or 8 rows (tap, input channel) x 32 or 64 output
+//!   channels per invocation, per chunk of 1024 output pixels taken 4 at a time (dy
+//!   loaded as vec4 over pixels); V4 broadcasts dy across the subgroup.
+//! - The bias gradient: `reduce::sum_axes` over (N, OH, OW).
 //!
-//! Bench: `NODEVICE_SELECT=1 cargo bench --bench kernels -- conv2d` (every version of
-//! every pass on the three convs of the small CNN).
+//! `Auto` (the default of every pass) asks `ops::tune::choose` to time the applicable
+//! versions once per bucketed shape key on the adapter: V4 needs subgroups of 8 to 64
+//! lanes (`subgroups_fit`); V3 is only tried on GPUs (workgroup tiling is the slowest
+//! style on CPU drivers); V1 only when a group has fewer than 8 channels (the tiles of
+//! V2 and V4 would be mostly padding, e.g. depthwise). With `CPRL_TUNE=off` the first
+//! candidate runs: V3 (forward) on GPUs, else V4 where subgroups fit, else V2. Every
+//! version meets the same tolerance (tests/conv2d.rs), so the choice changes speed only.
+//! Numbers and the attempts behind these choices: benches/NOTES-conv2d.md.
 //!
 //! The loop cap: llvmpipe stops any loop after 65,535 iterations per invocation. The
 //! per-output reductions (Cg*KH*KW forward, Og*KH*KW backward-data) are limited to
@@ -23,14 +42,22 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d};
 use crate::kernel;
-use crate::ops::reduce;
+use crate::ops::{reduce, tune};
 use crate::tensor::Tensor;
 
 static FORWARD_V1: Kernel = kernel!("conv2d_forward_v1");
 static BACKWARD_DATA_V1: Kernel = kernel!("conv2d_backward_data_v1");
 static BACKWARD_WEIGHT_V1: Kernel = kernel!("conv2d_backward_weight_v1");
+static FORWARD_V2: Kernel = kernel!("conv2d_forward_v2");
+static FORWARD_V3: Kernel = kernel!("conv2d_forward_v3");
+static FORWARD_V4: Kernel = kernel!("conv2d_forward_v4");
+static BACKWARD_DATA_V2: Kernel = kernel!("conv2d_backward_data_v2");
+static BACKWARD_DATA_V4: Kernel = kernel!("conv2d_backward_data_v4");
+static BACKWARD_WEIGHT_V2: Kernel = kernel!("conv2d_backward_weight_v2");
+static BACKWARD_WEIGHT_V4: Kernel = kernel!("conv2d_backward_weight_v4");
+static PACK_V1: Kernel = kernel!("conv2d_pack_v1");
 
 /// Most (channel, tap) terms one output of the forward (Cg*KH*KW) or one input of
 /// backward-data (Og*KH*KW) may sum: every kernel's per-invocation loop stays well
@@ -289,26 +316,35 @@ struct Params {
 /// Forward kernel versions (see the module header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dForward {
-    /// The fastest applicable version (see the module header).
+    /// Chosen by measurement among the applicable versions (see the module header).
     #[default]
     Auto,
     V1,
+    V2,
+    V3,
+    V4,
 }
 
 /// Backward-data kernel versions (see the module header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dBackwardData {
+    /// Chosen by measurement among the applicable versions (see the module header).
     #[default]
     Auto,
     V1,
+    V2,
+    V4,
 }
 
 /// Backward-weight kernel versions (see the module header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dBackwardWeight {
+    /// Chosen by measurement among the applicable versions (see the module header).
     #[default]
     Auto,
     V1,
+    V2,
+    V4,
 }
 
 /// The kernel version of each pass; the default chooses every pass automatically.
@@ -317,6 +353,67 @@ pub struct Conv2dVersions {
     pub forward: Conv2dForward,
     pub backward_data: Conv2dBackwardData,
     pub backward_weight: Conv2dBackwardWeight,
+}
+
+/// Whether the subgroup kernels (V4) run here: subgroups of 8 to 64 lanes (lanes 0..7
+/// are the broadcast sources; the workgroup holds whole subgroups).
+pub fn subgroups_fit(gpu: &Gpu) -> bool {
+    let i = gpu.info();
+    gpu.has_subgroups() && i.subgroup_min_size >= 8 && i.subgroup_max_size <= 64
+}
+
+fn need_subgroups(gpu: &Gpu, what: &str) -> Result<()> {
+    if subgroups_fit(gpu) {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{what} needs subgroups of 8 to 64 lanes; {} has {}",
+        gpu.info().name,
+        if gpu.has_subgroups() {
+            "other sizes"
+        } else {
+            "none"
+        }
+    )))
+}
+
+/// The tuning key of a convolution: exact kernel geometry, sizes bucketed to powers of two.
+fn tune_key(g: &Geom) -> String {
+    let b = tune::bucket;
+    let p = &g.p;
+    format!(
+        "n{} c{} hw{}x{} o{} k{}x{} s{:?} p{:?} d{:?} g{}",
+        b(g.n),
+        b(g.cg),
+        b(g.h),
+        b(g.w),
+        b(g.og),
+        g.kh,
+        g.kw,
+        p.stride,
+        p.padding,
+        p.dilation,
+        b(p.groups)
+    )
+}
+
+/// Candidates of an automatic choice, the documented default first: V3 (forward) on
+/// GPUs, then V4 where subgroups fit, then V2; V3 is left out on CPU adapters (workgroup
+/// tiling is the slowest style there, see benches/NOTES-conv2d.md), and V1 joins when
+/// the 32-channel tiles would be mostly padding (fewer than 8 channels per group).
+fn candidates<V: Copy>(gpu: &Gpu, channels: usize, v1: V, v2: V, v3: Option<V>, v4: V) -> Vec<V> {
+    let mut c = Vec::new();
+    if let (Some(v3), false) = (v3, gpu.is_cpu()) {
+        c.push(v3);
+    }
+    if subgroups_fit(gpu) {
+        c.push(v4);
+    }
+    c.push(v2);
+    if channels < 8 {
+        c.push(v1);
+    }
+    c
 }
 
 /// `y = conv2d(x, w) + bias`, recorded for backward. x [N, C, H, W],
@@ -359,10 +456,28 @@ pub fn conv2d_forward(
     }
     check_taps("conv2d forward", &g, g.cg)?;
     g.check_u32("conv2d")?;
-    let y = Tensor::empty(x.gpu(), &g.y_shape())?;
-    match version {
-        Conv2dForward::Auto | Conv2dForward::V1 => forward_v1(&g, x, w, bias, &y)?,
-    }
+    let gpu = x.gpu();
+    let y = Tensor::empty(gpu, &g.y_shape())?;
+    let run = |v: Conv2dForward, y: &Tensor| match v {
+        Conv2dForward::V1 => forward_v1(&g, x, w, bias, y),
+        Conv2dForward::V2 => forward_gemm(&g, &FORWARD_V2, x, w, bias, y),
+        Conv2dForward::V3 => forward_v3(&g, x, w, bias, y),
+        Conv2dForward::V4 => {
+            need_subgroups(gpu, "conv2d forward V4")?;
+            forward_gemm(&g, &FORWARD_V4, x, w, bias, y)
+        }
+        Conv2dForward::Auto => unreachable!("resolved below"),
+    };
+    let version = match version {
+        Conv2dForward::Auto => {
+            use Conv2dForward as F;
+            let cands = candidates(gpu, g.og, F::V1, F::V2, Some(F::V3), F::V4);
+            let scratch = Tensor::empty(gpu, &g.y_shape())?;
+            tune::choose(gpu, "conv2d.forward", &tune_key(&g), &cands, |v| run(v, &scratch))?
+        }
+        v => v,
+    };
+    run(version, &y)?;
     Ok(y)
 }
 
@@ -378,10 +493,29 @@ pub fn conv2d_backward_data(
     dy.expect_shape("conv2d backward-data dy", &g.y_shape())?;
     check_taps("conv2d backward-data", &g, g.og)?;
     g.check_u32("conv2d")?;
-    let dx = Tensor::empty(dy.gpu(), &g.x_shape())?;
-    match version {
-        Conv2dBackwardData::Auto | Conv2dBackwardData::V1 => backward_data_v1(&g, dy, w, &dx)?,
-    }
+    let gpu = dy.gpu();
+    let dx = Tensor::empty(gpu, &g.x_shape())?;
+    let run = |v: Conv2dBackwardData, dx: &Tensor| match v {
+        Conv2dBackwardData::V1 => backward_data_v1(&g, dy, w, dx),
+        Conv2dBackwardData::V2 => backward_data_gemm(&g, &BACKWARD_DATA_V2, dy, w, dx),
+        Conv2dBackwardData::V4 => {
+            need_subgroups(gpu, "conv2d backward-data V4")?;
+            backward_data_gemm(&g, &BACKWARD_DATA_V4, dy, w, dx)
+        }
+        Conv2dBackwardData::Auto => unreachable!("resolved below"),
+    };
+    let version = match version {
+        Conv2dBackwardData::Auto => {
+            use Conv2dBackwardData as B;
+            let cands = candidates(gpu, g.cg, B::V1, B::V2, None, B::V4);
+            let scratch = Tensor::empty(gpu, &g.x_shape())?;
+            tune::choose(gpu, "conv2d.backward_data", &tune_key(&g), &cands, |v| {
+                run(v, &scratch)
+            })?
+        }
+        v => v,
+    };
+    run(version, &dx)?;
     Ok(dx)
 }
 
@@ -396,10 +530,27 @@ pub fn conv2d_backward_weight(
     let g = Geom::new(p, x.shape(), w_shape)?;
     dy.expect_shape("conv2d backward-weight dy", &g.y_shape())?;
     g.check_u32("conv2d")?;
-    let part = match version {
-        Conv2dBackwardWeight::Auto | Conv2dBackwardWeight::V1 => backward_weight_v1(&g, dy, x)?,
+    let gpu = dy.gpu();
+    let run = |v: Conv2dBackwardWeight| match v {
+        Conv2dBackwardWeight::V1 => backward_weight_v1(&g, dy, x),
+        Conv2dBackwardWeight::V2 => backward_weight_gemm(&g, &BACKWARD_WEIGHT_V2, dy, x),
+        Conv2dBackwardWeight::V4 => {
+            need_subgroups(gpu, "conv2d backward-weight V4")?;
+            backward_weight_gemm(&g, &BACKWARD_WEIGHT_V4, dy, x)
+        }
+        Conv2dBackwardWeight::Auto => unreachable!("resolved below"),
     };
-    sum_chunks(&part, &g.w_shape())
+    let version = match version {
+        Conv2dBackwardWeight::Auto => {
+            use Conv2dBackwardWeight as B;
+            let cands = candidates(gpu, g.og, B::V1, B::V2, None, B::V4);
+            tune::choose(gpu, "conv2d.backward_weight", &tune_key(&g), &cands, |v| {
+                run(v).map(drop)
+            })?
+        }
+        v => v,
+    };
+    sum_chunks(&run(version)?, &g.w_shape())
 }
 
 /// The bias gradient: db[o] = sum of dy[n, o, oh, ow] over n, oh, ow (chunked and in a
@@ -459,6 +610,123 @@ fn forward_v1(g: &Geom, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, y: &Tenso
     })
 }
 
+/// Repacks w (and the bias) for the implicit-GEMM kernels (`conv2d_pack_v1`, MODE 0
+/// forward, 1 backward-data).
+fn pack_weight(
+    g: &Geom,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    mode: u32,
+    og_pad: usize,
+    cg_pad: usize,
+) -> Result<Tensor> {
+    let groups = g.p.groups;
+    let rows = groups * g.taps() * if mode == 0 { cg_pad } else { og_pad };
+    let len = if mode == 0 {
+        (rows + groups) * og_pad
+    } else {
+        rows * cg_pad
+    };
+    let out = Tensor::empty(w.gpu(), &[len])?;
+    let mut params = g.params(len);
+    params.og_pad = og_pad as u32;
+    params.cg_pad = cg_pad as u32;
+    w.gpu().launch(Launch {
+        kernel: &PACK_V1,
+        entry: "main",
+        constants: &[
+            ("WG", WG as f64),
+            ("MODE", mode as f64),
+            ("HAS_BIAS", bias.is_some() as u32 as f64),
+        ],
+        params: bytemuck::bytes_of(&params),
+        args: &[
+            Arg::R(w.buf()),
+            Arg::R(bias.unwrap_or(w).buf()),
+            Arg::W(out.buf()),
+        ],
+        workgroups: grid_1d((len as u64).div_ceil(WG as u64)),
+    })?;
+    Ok(out)
+}
+
+/// Invocations per workgroup of the register-blocked kernels: 64, or the subgroup size
+/// where that is larger (whole subgroups for the broadcasts).
+fn gemm_wg(gpu: &Gpu) -> u32 {
+    64.max(gpu.info().subgroup_max_size)
+}
+
+/// Channel tile of the register-blocked kernels: 32 * h output channels, h = 2 when the
+/// group has more than 32.
+fn tile_halves(channels: usize) -> usize {
+    if channels > 32 { 2 } else { 1 }
+}
+
+/// Forward V2 or V4: 8 pixels x (32 or 64) channels per invocation.
+fn forward_gemm(
+    g: &Geom,
+    kernel: &'static Kernel,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    y: &Tensor,
+) -> Result<()> {
+    let gpu = x.gpu();
+    let h = tile_halves(g.og);
+    let og_pad = g.og.next_multiple_of(32 * h);
+    let cg_pad = g.cg.next_multiple_of(4);
+    let wp = pack_weight(g, w, bias, 0, og_pad, cg_pad)?;
+    let total = g.pixels();
+    let mut params = g.params(total);
+    params.og_pad = og_pad as u32;
+    params.cg_pad = cg_pad as u32;
+    let wg = gemm_wg(gpu);
+    let mut grid = grid_1d((total as u64).div_ceil(wg as u64 * 8));
+    grid[2] = check_dim(g, g.p.groups * og_pad / (32 * h))?;
+    gpu.launch(Launch {
+        kernel,
+        entry: "main",
+        constants: &[("WG", wg as f64), ("H", h as f64)],
+        params: bytemuck::bytes_of(&params),
+        args: &[Arg::R(x.buf()), Arg::R(wp.buf()), Arg::W(y.buf())],
+        workgroups: grid,
+    })
+}
+
+/// A workgroup count along one grid axis, at most 65,535.
+fn check_dim(g: &Geom, n: usize) -> Result<u32> {
+    if n > 65535 {
+        return Err(Error::shapes(
+            "conv2d",
+            &g.x_shape(),
+            &g.w_shape(),
+            format!("{n} tiles along one dispatch axis (at most 65,535)"),
+        ));
+    }
+    Ok(n as u32)
+}
+
+/// Forward V3: 64 x 64 tiles through workgroup memory.
+fn forward_v3(g: &Geom, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, y: &Tensor) -> Result<()> {
+    let og_pad = g.og.next_multiple_of(64);
+    let cg_pad = g.cg.next_multiple_of(4);
+    let wp = pack_weight(g, w, bias, 0, og_pad, cg_pad)?;
+    let total = g.pixels();
+    let mut params = g.params(total);
+    params.og_pad = og_pad as u32;
+    params.cg_pad = cg_pad as u32;
+    let mut grid = grid_1d((total as u64).div_ceil(64));
+    grid[2] = check_dim(g, g.p.groups * og_pad / 64)?;
+    x.gpu().launch(Launch {
+        kernel: &FORWARD_V3,
+        entry: "main",
+        constants: &[],
+        params: bytemuck::bytes_of(&params),
+        args: &[Arg::R(x.buf()), Arg::R(wp.buf()), Arg::W(y.buf())],
+        workgroups: grid,
+    })
+}
+
 fn backward_data_v1(g: &Geom, dy: &Tensor, w: &Tensor, dx: &Tensor) -> Result<()> {
     let total = dx.numel();
     dy.gpu().launch(Launch {
@@ -471,7 +739,46 @@ fn backward_data_v1(g: &Geom, dy: &Tensor, w: &Tensor, dx: &Tensor) -> Result<()
     })
 }
 
-/// Partial weight gradients [n_chunks, O, Cg, KH, KW].
+/// Backward-data V2 or V4: one launch per residue class (ih % sh, iw % sw), whose
+/// pixels all receive the same taps; 8 pixels x (32 or 64) input channels per invocation.
+fn backward_data_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, w: &Tensor, dx: &Tensor) -> Result<()> {
+    let gpu = dy.gpu();
+    let h = tile_halves(g.cg);
+    let cg_pad = g.cg.next_multiple_of(32 * h);
+    let og_pad = g.og.next_multiple_of(4);
+    let wp = pack_weight(g, w, None, 1, og_pad, cg_pad)?;
+    let wg = gemm_wg(gpu);
+    let (sh, sw) = g.p.stride;
+    let tiles = check_dim(g, g.p.groups * cg_pad / (32 * h))?;
+    for rh in 0..sh.min(g.h) {
+        for rw in 0..sw.min(g.w) {
+            let cls_h = (g.h - rh).div_ceil(sh);
+            let cls_w = (g.w - rw).div_ceil(sw);
+            let total = g.n * cls_h * cls_w;
+            let mut params = g.params(total);
+            params.rh = rh as u32;
+            params.rw = rw as u32;
+            params.cls_h = cls_h as u32;
+            params.cls_w = cls_w as u32;
+            params.og_pad = og_pad as u32;
+            params.cg_pad = cg_pad as u32;
+            let mut grid = grid_1d((total as u64).div_ceil(wg as u64 * 8));
+            grid[2] = tiles;
+            gpu.launch(Launch {
+                kernel,
+                entry: "main",
+                constants: &[("WG", wg as f64), ("H", h as f64)],
+                params: bytemuck::bytes_of(&params),
+                args: &[Arg::R(dy.buf()), Arg::R(wp.buf()), Arg::W(dx.buf())],
+                workgroups: grid,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Partial weight gradients [n_chunks, O, Cg, KH, KW] (V1: one weight element per
+/// invocation).
 fn backward_weight_v1(g: &Geom, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
     let n_chunks = g.pixels().div_ceil(WEIGHT_CHUNK);
     let nw = g.o * g.cg * g.taps();
@@ -487,6 +794,59 @@ fn backward_weight_v1(g: &Geom, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
         params: bytemuck::bytes_of(&params),
         args: &[Arg::R(dy.buf()), Arg::R(x.buf()), Arg::W(part.buf())],
         workgroups: grid_1d((total as u64).div_ceil(WG as u64)),
+    })?;
+    Ok(part)
+}
+
+/// Output pixels per chunk of the register-blocked backward-weight (a multiple of 4).
+const WEIGHT_CHUNK_GEMM: usize = 1024;
+
+/// Partial weight gradients [n_chunks, O, Cg, KH, KW] (V2 or V4: R rows of (tap, input
+/// channel) x (32 or 64) output channels per invocation, per chunk of output pixels).
+fn backward_weight_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
+    let gpu = dy.gpu();
+    let h = tile_halves(g.og);
+    let og_pad = g.og.next_multiple_of(32 * h);
+    let k = g.taps() * g.cg;
+    // Rows per invocation: 8, or 4 when K is small (less padding).
+    let rows = if k <= 32 { 4 } else { 8 };
+    let n_chunks = g.pixels().div_ceil(WEIGHT_CHUNK_GEMM);
+    let part = Tensor::empty(gpu, &[n_chunks, g.o * g.cg * g.taps()])?;
+    let mut params = g.params(g.pixels());
+    params.chunk = WEIGHT_CHUNK_GEMM as u32;
+    params.n_chunks = n_chunks as u32;
+    params.og_pad = og_pad as u32;
+    // Eight rows of lanes (one subgroup on lavapipe) per workgroup: few rows past K.
+    let wg = gpu.info().subgroup_max_size.max(8);
+    let aligned = (g.oh * g.ow).is_multiple_of(4);
+    // dy4 is read only when aligned; a small dy cannot be bound as vec4s.
+    let dy4 = if aligned {
+        dy.clone()
+    } else {
+        Tensor::zeros(gpu, &[4])?
+    };
+    let grid = [
+        check_dim(g, k.div_ceil(wg as usize * rows))?,
+        check_dim(g, n_chunks)?,
+        check_dim(g, g.p.groups * og_pad / (32 * h))?,
+    ];
+    gpu.launch(Launch {
+        kernel,
+        entry: "main",
+        constants: &[
+            ("WG", wg as f64),
+            ("H", h as f64),
+            ("R", rows as f64),
+            ("ALIGNED", aligned as u32 as f64),
+        ],
+        params: bytemuck::bytes_of(&params),
+        args: &[
+            Arg::R(dy.buf()),
+            Arg::R(dy4.buf()),
+            Arg::R(x.buf()),
+            Arg::W(part.buf()),
+        ],
+        workgroups: grid,
     })?;
     Ok(part)
 }

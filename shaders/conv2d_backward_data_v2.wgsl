@@ -1,0 +1,290 @@
+// conv2d_backward_data_v2: dx as a register-blocked implicit GEMM over dy, without
+// subgroups (the style of conv2d_forward_v2).
+//
+// bindings
+//   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
+//     (rh, rw) = the residue class (ih % sh, iw % sw) of this launch, cls_h x cls_w its
+//     rows and columns, total = N * cls_h * cls_w (its input pixels); cg_pad = Cg
+//     rounded up to the channel tile (32 * H), og_pad = Og rounded up to 4
+//   1 storage read       dy: array<f32>, [N, O, OH, OW]
+//   2 storage read       wp: array<vec4<f32>>, the weights packed by conv2d_pack_v1
+//     (MODE 1): [G, KH*KW, og_pad, cg_pad] (input channels fastest, zero padded)
+//   3 storage read_write dx: array<f32>, [N, C, H, W]
+// Input pixel (ih, iw) receives dy[oh, ow] * w[kh, kw] where oh * sh = ih + ph - kh * dh
+// (likewise for the width): within one residue class the same taps contribute to every
+// pixel, so each class is a dense GEMM over (valid taps, output channels of the group)
+// and the host launches one per class. One invocation computes 8 consecutive pixels of
+// the class (flattened over n, i, j with ih = rh + i * sh, iw = rw + j * sw) times a tile
+// of 32 * H input channels of one group; grid: (x, y) over pixel blocks of WG * 8, z over
+// (group, channel tile). Per valid tap and step of 2 output channels, it loads its
+// 8 x 2 values of dy and the 2 x 32 * H weights (mat4x4 blocks of 16 channels, a vec4
+// load per column); no subgroups (llvmpipe GL, any adapter). The code is unrolled by hand
+// (llvmpipe keeps loops as they are). Loop trip count per invocation: KH*KW*(1 + og_pad/2)
+// (the caller keeps Og*KH*KW under the 65,535 cap).
+// WG 64. Override H: tile 32 * H, 1 or 2.
+
+struct Params {
+    n: u32, c: u32, h: u32, w: u32,
+    o: u32, kh: u32, kw: u32, groups: u32,
+    oh: u32, ow: u32, cg: u32, og: u32,
+    sh: u32, sw: u32, ph: u32, pw: u32,
+    dh: u32, dw: u32, total: u32, chunk: u32,
+    n_chunks: u32, rh: u32, rw: u32, cls_h: u32,
+    cls_w: u32, og_pad: u32, cg_pad: u32, _p0: u32,
+}
+
+override WG: u32 = 64u;
+override H: u32 = 2u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+// One input pixel of the class: offset of its dy image's first channel of the group,
+// and its row and column i, j within the class.
+struct Pixel {
+    base: u32,
+    i: i32,
+    j: i32,
+}
+
+fn pixel(m: u32, g: u32) -> Pixel {
+    let cls = p.cls_h * p.cls_w;
+    let r = m % cls;
+    return Pixel((m / cls * p.o + g * p.og) * p.oh * p.ow, i32(r / p.cls_w), i32(r % p.cls_w));
+}
+
+// Offset in dy (output channel 0 of the group) that tap (kh, kw) reads for a pixel,
+// given the tap's row and column shifts (ih + ph - kh * dh) / sh - i and likewise for
+// the width; 0xffffffff outside dy.
+fn tap(v: Pixel, dr: i32, dc: i32) -> u32 {
+    let oh = v.i + dr;
+    let ow = v.j + dc;
+    let ok = oh >= 0 && oh < i32(p.oh) && ow >= 0 && ow < i32(p.ow);
+    return select(0xffffffffu, v.base + u32(oh) * p.ow + u32(ow), ok);
+}
+
+// dy of output channels o and o + 1 at a tap offset (0 outside dy and past Og).
+fn grads(off: u32, o: u32) -> vec2<f32> {
+    let ohw = p.oh * p.ow;
+    let ok = off != 0xffffffffu;
+    let q = select(0u, off, ok);
+    let v1 = ok && o + 1u < p.og;
+    return vec2<f32>(select(0.0, dy[q + o * ohw], ok),
+                     select(0.0, dy[select(0u, q + (o + 1u) * ohw, v1)], v1));
+}
+
+// Stores block `a` of class pixel m: input channels cb .. cb + 15 of group g (those
+// below Cg).
+fn store_block(m: u32, g: u32, cb: u32, a: mat4x4<f32>) {
+    if (m >= p.total) {
+        return;
+    }
+    let cls = p.cls_h * p.cls_w;
+    let r = m % cls;
+    let hw = p.h * p.w;
+    let ih = p.rh + r / p.cls_w * p.sh;
+    let iw = p.rw + r % p.cls_w * p.sw;
+    let base = (m / cls * p.c + g * p.cg + cb) * hw + ih * p.w + iw;
+    if (cb + 0u < p.cg) { dx[base + 0u * hw] = a[0].x; }
+    if (cb + 1u < p.cg) { dx[base + 1u * hw] = a[0].y; }
+    if (cb + 2u < p.cg) { dx[base + 2u * hw] = a[0].z; }
+    if (cb + 3u < p.cg) { dx[base + 3u * hw] = a[0].w; }
+    if (cb + 4u < p.cg) { dx[base + 4u * hw] = a[1].x; }
+    if (cb + 5u < p.cg) { dx[base + 5u * hw] = a[1].y; }
+    if (cb + 6u < p.cg) { dx[base + 6u * hw] = a[1].z; }
+    if (cb + 7u < p.cg) { dx[base + 7u * hw] = a[1].w; }
+    if (cb + 8u < p.cg) { dx[base + 8u * hw] = a[2].x; }
+    if (cb + 9u < p.cg) { dx[base + 9u * hw] = a[2].y; }
+    if (cb + 10u < p.cg) { dx[base + 10u * hw] = a[2].z; }
+    if (cb + 11u < p.cg) { dx[base + 11u * hw] = a[2].w; }
+    if (cb + 12u < p.cg) { dx[base + 12u * hw] = a[3].x; }
+    if (cb + 13u < p.cg) { dx[base + 13u * hw] = a[3].y; }
+    if (cb + 14u < p.cg) { dx[base + 14u * hw] = a[3].z; }
+    if (cb + 15u < p.cg) { dx[base + 15u * hw] = a[3].w; }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let tiles = p.cg_pad / (32u * H);
+    let g = wid.z / tiles;
+    let ct = wid.z % tiles;
+    let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * 8u;
+    let last = p.total - 1u;
+    let cg4 = p.cg_pad / 4u;
+    let taps = p.kh * p.kw;
+    let lane = ct * 8u * H;
+    let v0 = pixel(min(m0 + 0u, last), g);
+    let v1 = pixel(min(m0 + 1u, last), g);
+    let v2 = pixel(min(m0 + 2u, last), g);
+    let v3 = pixel(min(m0 + 3u, last), g);
+    let v4 = pixel(min(m0 + 4u, last), g);
+    let v5 = pixel(min(m0 + 5u, last), g);
+    let v6 = pixel(min(m0 + 6u, last), g);
+    let v7 = pixel(min(m0 + 7u, last), g);
+    var a00 = mat4x4<f32>();
+    var a01 = mat4x4<f32>();
+    var a02 = mat4x4<f32>();
+    var a03 = mat4x4<f32>();
+    var a10 = mat4x4<f32>();
+    var a11 = mat4x4<f32>();
+    var a12 = mat4x4<f32>();
+    var a13 = mat4x4<f32>();
+    var a20 = mat4x4<f32>();
+    var a21 = mat4x4<f32>();
+    var a22 = mat4x4<f32>();
+    var a23 = mat4x4<f32>();
+    var a30 = mat4x4<f32>();
+    var a31 = mat4x4<f32>();
+    var a32 = mat4x4<f32>();
+    var a33 = mat4x4<f32>();
+    var a40 = mat4x4<f32>();
+    var a41 = mat4x4<f32>();
+    var a42 = mat4x4<f32>();
+    var a43 = mat4x4<f32>();
+    var a50 = mat4x4<f32>();
+    var a51 = mat4x4<f32>();
+    var a52 = mat4x4<f32>();
+    var a53 = mat4x4<f32>();
+    var a60 = mat4x4<f32>();
+    var a61 = mat4x4<f32>();
+    var a62 = mat4x4<f32>();
+    var a63 = mat4x4<f32>();
+    var a70 = mat4x4<f32>();
+    var a71 = mat4x4<f32>();
+    var a72 = mat4x4<f32>();
+    var a73 = mat4x4<f32>();
+
+    // oh = (ih + ph - kh * dh) / sh must be exact: the same for the whole class. The
+    // numerator is offset by a multiple of sh (sh * bh >= (KH - 1) * dh) to stay
+    // non-negative: % and / of negative integers differ between backends.
+    let bh = ((p.kh - 1u) * p.dh) / p.sh + 1u;
+    let bw = ((p.kw - 1u) * p.dw) / p.sw + 1u;
+    for (var kh = 0u; kh < p.kh; kh++) {
+        let th = p.rh + p.ph + p.sh * bh - kh * p.dh;
+        if (th % p.sh != 0u) {
+            continue;
+        }
+        let dr = i32(th / p.sh) - i32(bh);
+        for (var kw = 0u; kw < p.kw; kw++) {
+            let tw = p.rw + p.pw + p.sw * bw - kw * p.dw;
+            if (tw % p.sw != 0u) {
+                continue;
+            }
+            let dc = i32(tw / p.sw) - i32(bw);
+            let t0 = tap(v0, dr, dc);
+            let t1 = tap(v1, dr, dc);
+            let t2 = tap(v2, dr, dc);
+            let t3 = tap(v3, dr, dc);
+            let t4 = tap(v4, dr, dc);
+            let t5 = tap(v5, dr, dc);
+            let t6 = tap(v6, dr, dc);
+            let t7 = tap(v7, dr, dc);
+            var row = ((g * taps + kh * p.kw + kw) * p.og_pad) * cg4 + lane;
+            for (var o = 0u; o < p.og; o += 2u) {
+                // The weights in blocks of 16 input channels: w{block}{output}.
+                let w00 = mat4x4<f32>(wp[row], wp[row + 1u],
+                    wp[row + 2u], wp[row + 3u]);
+                let w01 = mat4x4<f32>(wp[row + cg4], wp[row + cg4 + 1u],
+                    wp[row + cg4 + 2u], wp[row + cg4 + 3u]);
+                let w10 = mat4x4<f32>(wp[row + 4u], wp[row + 5u],
+                    wp[row + 6u], wp[row + 7u]);
+                let w11 = mat4x4<f32>(wp[row + cg4 + 4u], wp[row + cg4 + 5u],
+                    wp[row + cg4 + 6u], wp[row + cg4 + 7u]);
+                var w20 = mat4x4<f32>();
+                var w21 = mat4x4<f32>();
+                var w30 = mat4x4<f32>();
+                var w31 = mat4x4<f32>();
+                if (H == 2u) {
+                    w20 = mat4x4<f32>(wp[row + 8u], wp[row + 9u],
+                        wp[row + 10u], wp[row + 11u]);
+                    w21 = mat4x4<f32>(wp[row + cg4 + 8u], wp[row + cg4 + 9u],
+                        wp[row + cg4 + 10u], wp[row + cg4 + 11u]);
+                    w30 = mat4x4<f32>(wp[row + 12u], wp[row + 13u],
+                        wp[row + 14u], wp[row + 15u]);
+                    w31 = mat4x4<f32>(wp[row + cg4 + 12u], wp[row + cg4 + 13u],
+                        wp[row + cg4 + 14u], wp[row + cg4 + 15u]);
+                }
+                row += 2u * cg4;
+                let x0 = grads(t0, o);
+                a00 += x0.x * w00 + x0.y * w01;
+                a01 += x0.x * w10 + x0.y * w11;
+                a02 += x0.x * w20 + x0.y * w21;
+                a03 += x0.x * w30 + x0.y * w31;
+                let x1 = grads(t1, o);
+                a10 += x1.x * w00 + x1.y * w01;
+                a11 += x1.x * w10 + x1.y * w11;
+                a12 += x1.x * w20 + x1.y * w21;
+                a13 += x1.x * w30 + x1.y * w31;
+                let x2 = grads(t2, o);
+                a20 += x2.x * w00 + x2.y * w01;
+                a21 += x2.x * w10 + x2.y * w11;
+                a22 += x2.x * w20 + x2.y * w21;
+                a23 += x2.x * w30 + x2.y * w31;
+                let x3 = grads(t3, o);
+                a30 += x3.x * w00 + x3.y * w01;
+                a31 += x3.x * w10 + x3.y * w11;
+                a32 += x3.x * w20 + x3.y * w21;
+                a33 += x3.x * w30 + x3.y * w31;
+                let x4 = grads(t4, o);
+                a40 += x4.x * w00 + x4.y * w01;
+                a41 += x4.x * w10 + x4.y * w11;
+                a42 += x4.x * w20 + x4.y * w21;
+                a43 += x4.x * w30 + x4.y * w31;
+                let x5 = grads(t5, o);
+                a50 += x5.x * w00 + x5.y * w01;
+                a51 += x5.x * w10 + x5.y * w11;
+                a52 += x5.x * w20 + x5.y * w21;
+                a53 += x5.x * w30 + x5.y * w31;
+                let x6 = grads(t6, o);
+                a60 += x6.x * w00 + x6.y * w01;
+                a61 += x6.x * w10 + x6.y * w11;
+                a62 += x6.x * w20 + x6.y * w21;
+                a63 += x6.x * w30 + x6.y * w31;
+                let x7 = grads(t7, o);
+                a70 += x7.x * w00 + x7.y * w01;
+                a71 += x7.x * w10 + x7.y * w11;
+                a72 += x7.x * w20 + x7.y * w21;
+                a73 += x7.x * w30 + x7.y * w31;
+            }
+        }
+    }
+
+    let cb = ct * 32u * H;
+    store_block(m0 + 0u, g, cb, a00);
+    store_block(m0 + 0u, g, cb + 16u, a01);
+    store_block(m0 + 1u, g, cb, a10);
+    store_block(m0 + 1u, g, cb + 16u, a11);
+    store_block(m0 + 2u, g, cb, a20);
+    store_block(m0 + 2u, g, cb + 16u, a21);
+    store_block(m0 + 3u, g, cb, a30);
+    store_block(m0 + 3u, g, cb + 16u, a31);
+    store_block(m0 + 4u, g, cb, a40);
+    store_block(m0 + 4u, g, cb + 16u, a41);
+    store_block(m0 + 5u, g, cb, a50);
+    store_block(m0 + 5u, g, cb + 16u, a51);
+    store_block(m0 + 6u, g, cb, a60);
+    store_block(m0 + 6u, g, cb + 16u, a61);
+    store_block(m0 + 7u, g, cb, a70);
+    store_block(m0 + 7u, g, cb + 16u, a71);
+    if (H == 2u) {
+        store_block(m0 + 0u, g, cb + 32u, a02);
+        store_block(m0 + 0u, g, cb + 48u, a03);
+        store_block(m0 + 1u, g, cb + 32u, a12);
+        store_block(m0 + 1u, g, cb + 48u, a13);
+        store_block(m0 + 2u, g, cb + 32u, a22);
+        store_block(m0 + 2u, g, cb + 48u, a23);
+        store_block(m0 + 3u, g, cb + 32u, a32);
+        store_block(m0 + 3u, g, cb + 48u, a33);
+        store_block(m0 + 4u, g, cb + 32u, a42);
+        store_block(m0 + 4u, g, cb + 48u, a43);
+        store_block(m0 + 5u, g, cb + 32u, a52);
+        store_block(m0 + 5u, g, cb + 48u, a53);
+        store_block(m0 + 6u, g, cb + 32u, a62);
+        store_block(m0 + 6u, g, cb + 48u, a63);
+        store_block(m0 + 7u, g, cb + 32u, a72);
+        store_block(m0 + 7u, g, cb + 48u, a73);
+    }
+}
