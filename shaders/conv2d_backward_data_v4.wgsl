@@ -5,7 +5,8 @@
 //   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
 //     (rh, rw) = the residue class (ih % sh, iw % sw) of this launch, cls_h x cls_w its
 //     rows and columns, total = N * cls_h * cls_w (its input pixels); cg_pad = Cg
-//     rounded up to the channel tile (32 * H), og_pad = Og rounded up to 4
+//     rounded up to the channel tile (32 * H), og_pad = Og rounded up to 4; the taps of
+//     the class: chunk = kh0 | kw0 << 16 (the first), n_chunks = kh_step | kw_step << 16
 //   1 storage read       dy: array<f32>, [N, O, OH, OW]
 //   2 storage read       wp: array<vec4<f32>>, the weights packed by conv2d_pack_v1
 //     (MODE 1): [G, KH*KW, og_pad, cg_pad] (input channels fastest, zero padded)
@@ -13,17 +14,18 @@
 // Input pixel (ih, iw) receives dy[oh, ow] * w[kh, kw] where oh * sh = ih + ph - kh * dh
 // (likewise for the width): within one residue class the same taps contribute to every
 // pixel, so each class is a dense GEMM over (valid taps, output channels of the group)
-// and the host launches one per class. One invocation computes 8 consecutive pixels of
+// and the host launches one per class. One invocation computes P consecutive pixels of
 // the class (flattened over n, i, j with ih = rh + i * sh, iw = rw + j * sw) times a tile
-// of 32 * H input channels of one group; grid: (x, y) over pixel blocks of WG * 8, z over
+// of 32 * H input channels of one group; grid: (x, y) over pixel blocks of WG * P, z over
 // (group, channel tile). Per valid tap and step of 2 output channels, each lane loads its
-// 8 x 2 values of dy and H x 2 vec4s of weights, and subgroupBroadcast hands every lane
+// P x 2 values of dy and H x 2 vec4s of weights, and subgroupBroadcast hands every lane
 // all 32 * H weights as mat4x4 blocks of 16 channels. Lanes 0..7 of a subgroup are the
 // sources, so any subgroup size >= 8 works. Every lane runs to the end (the broadcasts
 // need the whole subgroup): pixels past the end are clamped and not stored. The code is
 // unrolled by hand (llvmpipe keeps loops as they are). Loop trip count per invocation:
 // KH*KW*(1 + og_pad/2) (the caller keeps Og*KH*KW under the 65,535 cap).
-// WG 64: a multiple of every subgroup size up to 64. Override H: tile 32 * H, 1 or 2.
+// WG 64: a multiple of every subgroup size up to 64. Overrides: H (tile 32 * H, 1 or 2),
+// P (pixels per invocation: 8, or 16 when H = 1).
 
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
@@ -37,6 +39,7 @@ struct Params {
 
 override WG: u32 = 64u;
 override H: u32 = 2u;
+override P: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -115,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let tiles = p.cg_pad / (32u * H);
     let g = wid.z / tiles;
     let ct = wid.z % tiles;
-    let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * 8u;
+    let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * P;
     let last = p.total - 1u;
     let cg4 = p.cg_pad / 4u;
     let taps = p.kh * p.kw;
@@ -128,6 +131,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let v5 = pixel(min(m0 + 5u, last), g);
     let v6 = pixel(min(m0 + 6u, last), g);
     let v7 = pixel(min(m0 + 7u, last), g);
+    let v8 = pixel(min(m0 + 8u, last), g);
+    let v9 = pixel(min(m0 + 9u, last), g);
+    let v10 = pixel(min(m0 + 10u, last), g);
+    let v11 = pixel(min(m0 + 11u, last), g);
+    let v12 = pixel(min(m0 + 12u, last), g);
+    let v13 = pixel(min(m0 + 13u, last), g);
+    let v14 = pixel(min(m0 + 14u, last), g);
+    let v15 = pixel(min(m0 + 15u, last), g);
     var a00 = mat4x4<f32>();
     var a01 = mat4x4<f32>();
     var a02 = mat4x4<f32>();
@@ -160,24 +171,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var a71 = mat4x4<f32>();
     var a72 = mat4x4<f32>();
     var a73 = mat4x4<f32>();
+    var a80 = mat4x4<f32>();
+    var a81 = mat4x4<f32>();
+    var a90 = mat4x4<f32>();
+    var a91 = mat4x4<f32>();
+    var a100 = mat4x4<f32>();
+    var a101 = mat4x4<f32>();
+    var a110 = mat4x4<f32>();
+    var a111 = mat4x4<f32>();
+    var a120 = mat4x4<f32>();
+    var a121 = mat4x4<f32>();
+    var a130 = mat4x4<f32>();
+    var a131 = mat4x4<f32>();
+    var a140 = mat4x4<f32>();
+    var a141 = mat4x4<f32>();
+    var a150 = mat4x4<f32>();
+    var a151 = mat4x4<f32>();
 
-    // oh = (ih + ph - kh * dh) / sh must be exact: the same for the whole class. The
-    // numerator is offset by a multiple of sh (sh * bh >= (KH - 1) * dh) to stay
+    // The taps of the class: kh = kh0, kh0 + kh_step, ... (host-computed: those with
+    // kh * dh = rh + ph mod sh), likewise kw; oh = i + (rh + ph - kh * dh) / sh, exact.
+    // The numerator is offset by a multiple of sh (sh * bh > (KH - 1) * dh) to stay
     // non-negative: % and / of negative integers differ between backends.
     let bh = ((p.kh - 1u) * p.dh) / p.sh + 1u;
     let bw = ((p.kw - 1u) * p.dw) / p.sw + 1u;
-    for (var kh = 0u; kh < p.kh; kh++) {
-        let th = p.rh + p.ph + p.sh * bh - kh * p.dh;
-        if (th % p.sh != 0u) {
-            continue;
-        }
-        let dr = i32(th / p.sh) - i32(bh);
-        for (var kw = 0u; kw < p.kw; kw++) {
-            let tw = p.rw + p.pw + p.sw * bw - kw * p.dw;
-            if (tw % p.sw != 0u) {
-                continue;
-            }
-            let dc = i32(tw / p.sw) - i32(bw);
+    for (var kh = p.chunk & 0xffffu; kh < p.kh; kh += p.n_chunks & 0xffffu) {
+        let dr = i32((p.rh + p.ph + p.sh * bh - kh * p.dh) / p.sh) - i32(bh);
+        for (var kw = p.chunk >> 16u; kw < p.kw; kw += p.n_chunks >> 16u) {
+            let dc = i32((p.rw + p.pw + p.sw * bw - kw * p.dw) / p.sw) - i32(bw);
             let t0 = tap(v0, dr, dc);
             let t1 = tap(v1, dr, dc);
             let t2 = tap(v2, dr, dc);
@@ -186,6 +206,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let t5 = tap(v5, dr, dc);
             let t6 = tap(v6, dr, dc);
             let t7 = tap(v7, dr, dc);
+            let t8 = tap(v8, dr, dc);
+            let t9 = tap(v9, dr, dc);
+            let t10 = tap(v10, dr, dc);
+            let t11 = tap(v11, dr, dc);
+            let t12 = tap(v12, dr, dc);
+            let t13 = tap(v13, dr, dc);
+            let t14 = tap(v14, dr, dc);
+            let t15 = tap(v15, dr, dc);
             var row = ((g * taps + kh * p.kw + kw) * p.og_pad) * cg4 + lane;
             for (var o = 0u; o < p.og; o += 2u) {
                 // This lane's weights: output channels o, o + 1, its 4 input channels
@@ -256,6 +284,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 a71 += x7.x * w10 + x7.y * w11;
                 a72 += x7.x * w20 + x7.y * w21;
                 a73 += x7.x * w30 + x7.y * w31;
+                if (P == 16u) {
+                    let x8 = grads(t8, o);
+                    a80 += x8.x * w00 + x8.y * w01;
+                    a81 += x8.x * w10 + x8.y * w11;
+                    let x9 = grads(t9, o);
+                    a90 += x9.x * w00 + x9.y * w01;
+                    a91 += x9.x * w10 + x9.y * w11;
+                    let x10 = grads(t10, o);
+                    a100 += x10.x * w00 + x10.y * w01;
+                    a101 += x10.x * w10 + x10.y * w11;
+                    let x11 = grads(t11, o);
+                    a110 += x11.x * w00 + x11.y * w01;
+                    a111 += x11.x * w10 + x11.y * w11;
+                    let x12 = grads(t12, o);
+                    a120 += x12.x * w00 + x12.y * w01;
+                    a121 += x12.x * w10 + x12.y * w11;
+                    let x13 = grads(t13, o);
+                    a130 += x13.x * w00 + x13.y * w01;
+                    a131 += x13.x * w10 + x13.y * w11;
+                    let x14 = grads(t14, o);
+                    a140 += x14.x * w00 + x14.y * w01;
+                    a141 += x14.x * w10 + x14.y * w11;
+                    let x15 = grads(t15, o);
+                    a150 += x15.x * w00 + x15.y * w01;
+                    a151 += x15.x * w10 + x15.y * w11;
+                }
             }
         }
     }
@@ -294,5 +348,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         store_block(m0 + 6u, g, cb + 48u, a63);
         store_block(m0 + 7u, g, cb + 32u, a72);
         store_block(m0 + 7u, g, cb + 48u, a73);
+    }
+    if (P == 16u) {
+        store_block(m0 + 8u, g, cb, a80);
+        store_block(m0 + 8u, g, cb + 16u, a81);
+        store_block(m0 + 9u, g, cb, a90);
+        store_block(m0 + 9u, g, cb + 16u, a91);
+        store_block(m0 + 10u, g, cb, a100);
+        store_block(m0 + 10u, g, cb + 16u, a101);
+        store_block(m0 + 11u, g, cb, a110);
+        store_block(m0 + 11u, g, cb + 16u, a111);
+        store_block(m0 + 12u, g, cb, a120);
+        store_block(m0 + 12u, g, cb + 16u, a121);
+        store_block(m0 + 13u, g, cb, a130);
+        store_block(m0 + 13u, g, cb + 16u, a131);
+        store_block(m0 + 14u, g, cb, a140);
+        store_block(m0 + 14u, g, cb + 16u, a141);
+        store_block(m0 + 15u, g, cb, a150);
+        store_block(m0 + 15u, g, cb + 16u, a151);
     }
 }

@@ -9,17 +9,18 @@
 //     [G, KH*KW, cg_pad, og_pad] (output channels fastest, zero padded), then the
 //     bias rows [G, og_pad] (zeros without a bias)
 //   3 storage read_write y: array<f32>, [N, O, OH, OW]
-// One invocation computes 8 consecutive output pixels (flattened over n, oh, ow) times
+// One invocation computes P consecutive output pixels (flattened over n, oh, ow) times
 // one tile of 32 * H output channels of one group; grid: (x, y) over pixel blocks of
-// WG * 8, z over (group, channel tile). Per tap and step of 2 input channels, it loads
-// its 8 x 2 inputs and the 2 x 32 * H weights (as mat4x4 blocks of 16 channels,
-// one vec4 load per column); the accumulators are 8 x 2H such blocks. The portable
+// WG * P, z over (group, channel tile). Per tap and step of 2 input channels, it loads
+// its P x 2 inputs and the 2 x 32 * H weights (as mat4x4 blocks of 16 channels,
+// one vec4 load per column); the accumulators are P x 2H such blocks. The portable
 // register-blocked style (no subgroups: llvmpipe GL, any adapter). The code is unrolled
 // by hand: llvmpipe keeps loops (and arrays indexed in them) as they are, which would
 // move the accumulators to memory.
 // Loop trip count per invocation: KH*KW*(1 + cg_pad/2) (the caller keeps Cg*KH*KW
 // under the 65,535 cap). WG 64.
-// Override H: channel tile 32 * H, 1 or 2.
+// Overrides: H (channel tile 32 * H, 1 or 2) and P (pixels per invocation: 8, or 16
+// when H = 1; P x H x 32 accumulators either way).
 
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
@@ -33,6 +34,7 @@ struct Params {
 
 override WG: u32 = 64u;
 override H: u32 = 2u;
+override P: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -104,7 +106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let tiles = p.og_pad / (32u * H);
     let g = wid.z / tiles;
     let ct = wid.z % tiles;
-    let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * 8u;
+    let m0 = ((wid.x + wid.y * nwg.x) * WG + lid) * P;
     let last = p.total - 1u;
     let og4 = p.og_pad / 4u;
     let taps = p.kh * p.kw;
@@ -117,6 +119,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let v5 = window(min(m0 + 5u, last), g);
     let v6 = window(min(m0 + 6u, last), g);
     let v7 = window(min(m0 + 7u, last), g);
+    let v8 = window(min(m0 + 8u, last), g);
+    let v9 = window(min(m0 + 9u, last), g);
+    let v10 = window(min(m0 + 10u, last), g);
+    let v11 = window(min(m0 + 11u, last), g);
+    let v12 = window(min(m0 + 12u, last), g);
+    let v13 = window(min(m0 + 13u, last), g);
+    let v14 = window(min(m0 + 14u, last), g);
+    let v15 = window(min(m0 + 15u, last), g);
 
     // Start from the bias rows.
     let brow = (p.groups * taps * p.cg_pad + g) * og4 + lane;
@@ -157,6 +167,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var a71 = bias1;
     var a72 = bias2;
     var a73 = bias3;
+    var a80 = bias0;
+    var a81 = bias1;
+    var a90 = bias0;
+    var a91 = bias1;
+    var a100 = bias0;
+    var a101 = bias1;
+    var a110 = bias0;
+    var a111 = bias1;
+    var a120 = bias0;
+    var a121 = bias1;
+    var a130 = bias0;
+    var a131 = bias1;
+    var a140 = bias0;
+    var a141 = bias1;
+    var a150 = bias0;
+    var a151 = bias1;
 
     for (var kh = 0u; kh < p.kh; kh++) {
         for (var kw = 0u; kw < p.kw; kw++) {
@@ -168,6 +194,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let t5 = tap(v5, kh, kw);
             let t6 = tap(v6, kh, kw);
             let t7 = tap(v7, kh, kw);
+            let t8 = tap(v8, kh, kw);
+            let t9 = tap(v9, kh, kw);
+            let t10 = tap(v10, kh, kw);
+            let t11 = tap(v11, kh, kw);
+            let t12 = tap(v12, kh, kw);
+            let t13 = tap(v13, kh, kw);
+            let t14 = tap(v14, kh, kw);
+            let t15 = tap(v15, kh, kw);
             var row = ((g * taps + kh * p.kw + kw) * p.cg_pad) * og4 + lane;
             for (var c = 0u; c < p.cg; c += 2u) {
                 // The weights in blocks of 16 output channels: w{block}{input}.
@@ -234,6 +268,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 a71 += x7.x * w10 + x7.y * w11;
                 a72 += x7.x * w20 + x7.y * w21;
                 a73 += x7.x * w30 + x7.y * w31;
+                if (P == 16u) {
+                    let x8 = inputs(t8, c);
+                    a80 += x8.x * w00 + x8.y * w01;
+                    a81 += x8.x * w10 + x8.y * w11;
+                    let x9 = inputs(t9, c);
+                    a90 += x9.x * w00 + x9.y * w01;
+                    a91 += x9.x * w10 + x9.y * w11;
+                    let x10 = inputs(t10, c);
+                    a100 += x10.x * w00 + x10.y * w01;
+                    a101 += x10.x * w10 + x10.y * w11;
+                    let x11 = inputs(t11, c);
+                    a110 += x11.x * w00 + x11.y * w01;
+                    a111 += x11.x * w10 + x11.y * w11;
+                    let x12 = inputs(t12, c);
+                    a120 += x12.x * w00 + x12.y * w01;
+                    a121 += x12.x * w10 + x12.y * w11;
+                    let x13 = inputs(t13, c);
+                    a130 += x13.x * w00 + x13.y * w01;
+                    a131 += x13.x * w10 + x13.y * w11;
+                    let x14 = inputs(t14, c);
+                    a140 += x14.x * w00 + x14.y * w01;
+                    a141 += x14.x * w10 + x14.y * w11;
+                    let x15 = inputs(t15, c);
+                    a150 += x15.x * w00 + x15.y * w01;
+                    a151 += x15.x * w10 + x15.y * w11;
+                }
             }
         }
     }
@@ -272,5 +332,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         store_block(m0 + 6u, g, ob + 48u, a63);
         store_block(m0 + 7u, g, ob + 32u, a72);
         store_block(m0 + 7u, g, ob + 48u, a73);
+    }
+    if (P == 16u) {
+        store_block(m0 + 8u, g, ob, a80);
+        store_block(m0 + 8u, g, ob + 16u, a81);
+        store_block(m0 + 9u, g, ob, a90);
+        store_block(m0 + 9u, g, ob + 16u, a91);
+        store_block(m0 + 10u, g, ob, a100);
+        store_block(m0 + 10u, g, ob + 16u, a101);
+        store_block(m0 + 11u, g, ob, a110);
+        store_block(m0 + 11u, g, ob + 16u, a111);
+        store_block(m0 + 12u, g, ob, a120);
+        store_block(m0 + 12u, g, ob + 16u, a121);
+        store_block(m0 + 13u, g, ob, a130);
+        store_block(m0 + 13u, g, ob + 16u, a131);
+        store_block(m0 + 14u, g, ob, a140);
+        store_block(m0 + 14u, g, ob + 16u, a141);
+        store_block(m0 + 15u, g, ob, a150);
+        store_block(m0 + 15u, g, ob + 16u, a151);
     }
 }

@@ -662,7 +662,13 @@ fn tile_halves(channels: usize) -> usize {
     if channels > 32 { 2 } else { 1 }
 }
 
-/// Forward V2 or V4: 8 pixels x (32 or 64) channels per invocation.
+/// Pixels per invocation of the register-blocked forward and backward-data kernels: 8
+/// with a 64-channel tile, 16 with a 32-channel one (512 accumulators either way).
+fn tile_pixels(h: usize) -> usize {
+    if h == 2 { 8 } else { 16 }
+}
+
+/// Forward V2 or V4: 16 pixels x 32 channels or 8 x 64 per invocation.
 fn forward_gemm(
     g: &Geom,
     kernel: &'static Kernel,
@@ -681,12 +687,13 @@ fn forward_gemm(
     params.og_pad = og_pad as u32;
     params.cg_pad = cg_pad as u32;
     let wg = gemm_wg(gpu);
-    let mut grid = grid_1d((total as u64).div_ceil(wg as u64 * 8));
+    let px = tile_pixels(h);
+    let mut grid = grid_1d((total as u64).div_ceil((wg as usize * px) as u64));
     grid[2] = check_dim(g, g.p.groups * og_pad / (32 * h))?;
     gpu.launch(Launch {
         kernel,
         entry: "main",
-        constants: &[("WG", wg as f64), ("H", h as f64)],
+        constants: &[("WG", wg as f64), ("H", h as f64), ("P", px as f64)],
         params: bytemuck::bytes_of(&params),
         args: &[Arg::R(x.buf()), Arg::R(wp.buf()), Arg::W(y.buf())],
         workgroups: grid,
@@ -740,7 +747,8 @@ fn backward_data_v1(g: &Geom, dy: &Tensor, w: &Tensor, dx: &Tensor) -> Result<()
 }
 
 /// Backward-data V2 or V4: one launch per residue class (ih % sh, iw % sw), whose
-/// pixels all receive the same taps; 8 pixels x (32 or 64) input channels per invocation.
+/// pixels all receive the same taps; 16 pixels x 32 input channels or 8 x 64 per
+/// invocation.
 fn backward_data_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, w: &Tensor, dx: &Tensor) -> Result<()> {
     let gpu = dy.gpu();
     let h = tile_halves(g.cg);
@@ -762,12 +770,17 @@ fn backward_data_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, w: &Tensor
             params.cls_w = cls_w as u32;
             params.og_pad = og_pad as u32;
             params.cg_pad = cg_pad as u32;
-            let mut grid = grid_1d((total as u64).div_ceil(wg as u64 * 8));
+            let (kh0, kh_step) = class_taps(rh + g.p.padding.0, g.p.dilation.0, sh, g.kh);
+            let (kw0, kw_step) = class_taps(rw + g.p.padding.1, g.p.dilation.1, sw, g.kw);
+            params.chunk = (kh0 | kw0 << 16) as u32;
+            params.n_chunks = (kh_step | kw_step << 16) as u32;
+            let px = tile_pixels(h);
+            let mut grid = grid_1d((total as u64).div_ceil((wg as usize * px) as u64));
             grid[2] = tiles;
             gpu.launch(Launch {
                 kernel,
                 entry: "main",
-                constants: &[("WG", wg as f64), ("H", h as f64)],
+                constants: &[("WG", wg as f64), ("H", h as f64), ("P", px as f64)],
                 params: bytemuck::bytes_of(&params),
                 args: &[Arg::R(dy.buf()), Arg::R(wp.buf()), Arg::W(dx.buf())],
                 workgroups: grid,
@@ -775,6 +788,21 @@ fn backward_data_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, w: &Tensor
         }
     }
     Ok(())
+}
+
+/// The taps k < size with k * dil = r (mod stride), i.e. those that reach an input of
+/// residue r (+ padding) from an output: an arithmetic progression (first, step);
+/// first = size when there is none.
+fn class_taps(r: usize, dil: usize, stride: usize, size: usize) -> (usize, usize) {
+    let valid: Vec<usize> = (0..size)
+        .filter(|&k| (r as isize - (k * dil) as isize).rem_euclid(stride as isize) == 0)
+        .collect();
+    let step = match valid[..] {
+        [a, b, ..] => b - a,
+        _ => size,
+    };
+    debug_assert!(valid.iter().enumerate().all(|(i, &k)| k == valid[0] + i * step));
+    (valid.first().copied().unwrap_or(size), step.max(1))
 }
 
 /// Partial weight gradients [n_chunks, O, Cg, KH, KW] (V1: one weight element per
@@ -807,16 +835,25 @@ fn backward_weight_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, x: &Tens
     let gpu = dy.gpu();
     let h = tile_halves(g.og);
     let og_pad = g.og.next_multiple_of(32 * h);
-    let k = g.taps() * g.cg;
-    // Rows per invocation: 8, or 4 when K is small (less padding).
-    let rows = if k <= 32 { 4 } else { 8 };
+    // Rows per invocation: R input channels of one tap, R = 8; with fewer than 8 channels
+    // (the CNN's first layer) 4 rows taken across taps (SPAN), else most rows would be
+    // padding.
+    let span = g.cg < 8;
+    let rows = if span { 4 } else { 8 };
+    let cg_pad = g.cg.next_multiple_of(rows);
+    let blocks = if span {
+        (g.taps() * g.cg).div_ceil(rows)
+    } else {
+        g.taps() * cg_pad / rows
+    };
     let n_chunks = g.pixels().div_ceil(WEIGHT_CHUNK_GEMM);
     let part = Tensor::empty(gpu, &[n_chunks, g.o * g.cg * g.taps()])?;
     let mut params = g.params(g.pixels());
     params.chunk = WEIGHT_CHUNK_GEMM as u32;
     params.n_chunks = n_chunks as u32;
     params.og_pad = og_pad as u32;
-    // Eight rows of lanes (one subgroup on lavapipe) per workgroup: few rows past K.
+    params.cg_pad = cg_pad as u32;
+    // Eight row blocks (one subgroup on lavapipe) per workgroup: few wasted blocks.
     let wg = gpu.info().subgroup_max_size.max(8);
     let aligned = (g.oh * g.ow).is_multiple_of(4);
     // dy4 is read only when aligned; a small dy cannot be bound as vec4s.
@@ -826,7 +863,7 @@ fn backward_weight_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, x: &Tens
         Tensor::zeros(gpu, &[4])?
     };
     let grid = [
-        check_dim(g, k.div_ceil(wg as usize * rows))?,
+        check_dim(g, blocks.div_ceil(wg as usize))?,
         check_dim(g, n_chunks)?,
         check_dim(g, g.p.groups * og_pad / (32 * h))?,
     ];
@@ -838,6 +875,7 @@ fn backward_weight_gemm(g: &Geom, kernel: &'static Kernel, dy: &Tensor, x: &Tens
             ("H", h as f64),
             ("R", rows as f64),
             ("ALIGNED", aligned as u32 as f64),
+            ("SPAN", span as u32 as f64),
         ],
         params: bytemuck::bytes_of(&params),
         args: &[
