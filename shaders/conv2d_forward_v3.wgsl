@@ -15,7 +15,8 @@
 // step of 16 k it stages the 64 x 16 input patch values (implicit im2col) and the 16 x 64
 // weights in workgroup memory (8 KiB), then every invocation runs 16 rank-1 updates from
 // it. Grid: (x, y) over pixel tiles, z over (group, channel tile). Loop trip count per
-// invocation: 17 * KH*KW*cg_pad / 16 (the caller keeps Cg*KH*KW under the cap).
+// invocation: about 21 * KH*KW*cg_pad / 16 (the caller keeps Cg*KH*KW <= 32,768, so under
+// the 65,535 cap).
 // WG 256 (fixed 16 x 16: the tile shape).
 
 struct Params {

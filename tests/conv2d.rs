@@ -385,7 +385,9 @@ fn conv2d_backward_matches_ref_through_the_tape() {
     ];
     for case in CASES {
         let d = data(case);
-        for v in versions {
+        // The naive V1 set only on the small cases (the per-pass tests run V1 on all).
+        let large = case.x.iter().product::<usize>() > 100_000;
+        for &v in &versions[..if large { 1 } else { 2 }] {
             let x = t(&gpu, &d.x, &case.x).requires_grad_();
             let w = t(&gpu, &d.w, &case.w).requires_grad_();
             let b = t(&gpu, &d.b, &[case.w[0]]).requires_grad_();

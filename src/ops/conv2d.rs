@@ -9,9 +9,10 @@
 //! Versions, per pass (`shaders/conv2d_<pass>_vN.wgsl`; bench any one with
 //! `NODEVICE_SELECT=1 cargo bench --bench kernels -- conv2d.<pass>.V<N>`):
 //! - forward V1 direct: one output per invocation, the port of the reference.
-//! - forward V2 register-blocked implicit GEMM: 8 output pixels x 32 or 64 output
-//!   channels per invocation, weights repacked by `conv2d_pack_v1` so that a column of 4
-//!   channels is one vec4 load; no subgroups (llvmpipe GL, any adapter).
+//! - forward V2 register-blocked implicit GEMM: 8 output pixels x 64 output channels
+//!   (16 x 32 when a group has at most 32) per invocation, weights repacked by
+//!   `conv2d_pack_v1` so that 4 consecutive output channels are one vec4 load; no
+//!   subgroups (llvmpipe GL, any adapter).
 //! - forward V3 workgroup-tiled implicit GEMM: 64 x 64 tiles staged through workgroup
 //!   memory, 4 x 4 per invocation (the real-GPU style).
 //! - forward V4 subgroup broadcast: V2's tiles, but each lane loads an eighth of the
@@ -24,6 +25,7 @@
 //!   channels per invocation, per chunk of 1024 output pixels taken 4 at a time (dy
 //!   loaded as vec4 over pixels); V4 broadcasts dy across the subgroup.
 //! - The bias gradient: `reduce::sum_axes` over (N, OH, OW).
+//! - `conv2d_pack_v1`: the weight (and bias) repacking that V2, V3 and V4 read.
 //!
 //! `Auto` (the default of every pass) asks `ops::tune::choose` to time the applicable
 //! versions once per bucketed shape key on the adapter: V4 needs subgroups of 8 to 64
@@ -36,9 +38,10 @@
 //!
 //! The loop cap: llvmpipe stops any loop after 65,535 iterations per invocation. The
 //! per-output reductions (Cg*KH*KW forward, Og*KH*KW backward-data) are limited to
-//! [`MAX_TAPS`]; backward-weight reduces over N*OH*OW (400k for the CNN's first layer)
-//! and always works in chunks of [`WEIGHT_CHUNK`] pixels, summed in a second pass.
-//! The bias gradient is `reduce::sum_axes` over (N, OH, OW), chunked the same way.
+//! [`MAX_TAPS`]; backward-weight reduces over N*OH*OW (401,408 for the CNN's first
+//! layer) and always works in chunks ([`WEIGHT_CHUNK`] pixels for V1, 1024 for V2 and
+//! V4) whose partial sums a second pass adds in a fixed order (deterministic). The bias
+//! gradient is `reduce::sum_axes` over (N, OH, OW), chunked the same way.
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
@@ -258,7 +261,7 @@ impl Geom {
         let most = [
             self.n * self.c * self.h * self.w,
             self.n * self.o * self.oh * self.ow,
-            self.o * self.cg * self.kh * self.kw * self.pixels().div_ceil(WEIGHT_CHUNK),
+            self.o * self.cg * self.kh * self.kw * self.pixels().div_ceil(WEIGHT_CHUNK_GEMM),
         ];
         if most.iter().any(|&e| e >= u32::MAX as usize / 2) {
             return Err(Error::shapes(
@@ -472,8 +475,10 @@ pub fn conv2d_forward(
         Conv2dForward::Auto => {
             use Conv2dForward as F;
             let cands = candidates(gpu, g.og, F::V1, F::V2, Some(F::V3), F::V4);
-            let scratch = Tensor::empty(gpu, &g.y_shape())?;
-            tune::choose(gpu, "conv2d.forward", &tune_key(&g), &cands, |v| run(v, &scratch))?
+            // Tuning runs write a scratch output (allocated only while measuring).
+            tune::choose(gpu, "conv2d.forward", &tune_key(&g), &cands, |v| {
+                run(v, &Tensor::empty(gpu, &g.y_shape())?)
+            })?
         }
         v => v,
     };
@@ -508,9 +513,8 @@ pub fn conv2d_backward_data(
         Conv2dBackwardData::Auto => {
             use Conv2dBackwardData as B;
             let cands = candidates(gpu, g.cg, B::V1, B::V2, None, B::V4);
-            let scratch = Tensor::empty(gpu, &g.x_shape())?;
             tune::choose(gpu, "conv2d.backward_data", &tune_key(&g), &cands, |v| {
-                run(v, &scratch)
+                run(v, &Tensor::empty(gpu, &g.x_shape())?)
             })?
         }
         v => v,
