@@ -9,6 +9,7 @@
 pub mod autograd;
 pub mod error;
 pub mod gpu;
+pub mod nn;
 pub mod ops;
 pub mod reference;
 pub mod shape;

@@ -16,12 +16,15 @@ struct Args {
 enum Command {
     /// Show the adapter, its limits and features, and prove it runs a kernel.
     Doctor(cli::doctor::DoctorArgs),
+    /// Train the small CNN on a built-in synthetic task and print the falling loss.
+    TinyTrain(cli::tiny_train::TinyTrainArgs),
 }
 
 fn main() {
     let args = Args::parse();
     let result = match args.command {
         Command::Doctor(a) => cli::doctor::run(&a),
+        Command::TinyTrain(a) => cli::tiny_train::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -165,7 +165,10 @@ fn gate_default_config_uses_pav_and_runs() {
     // c + n = z exactly up to rounding, whatever the gate.
     let (cv, nv, zv) = (c.to_vec().unwrap(), n.to_vec().unwrap(), z.to_vec().unwrap());
     for i in 0..zv.len() {
-        assert!((cv[i] + nv[i] - zv[i]).abs() <= 1e-6 * zv[i].abs().max(1.0), "{i}");
+        assert!(
+            (cv[i] + nv[i] - zv[i]).abs() <= 1e-6 * zv[i].abs().max(1.0),
+            "{i}"
+        );
     }
 }
 

@@ -8,6 +8,7 @@
 //! GB/s, speed-up over the f64 CPU reference) and a `JSON {...}` line per row.
 //! GPU timestamps are used where the adapter has them, wall time otherwise.
 
+mod cnn;
 mod conv2d;
 mod elementwise;
 mod harness;
@@ -29,5 +30,6 @@ fn main() {
     loss_optim::bench(&mut h);
     softrank::bench(&mut h);
     softrank_misc::bench(&mut h);
+    cnn::bench(&mut h);
     std::process::exit(h.finish());
 }

@@ -7,10 +7,10 @@
 //! m = sigmoid((u - q) / T), q = 1 - rho; c = z * m; n = z * (1 - m).
 
 use super::softrank::network::{soft_rank_network_backward_ref, soft_rank_network_ref};
-use super::softrank::pav::{soft_rank_pav_backward_ref, soft_rank_pav_ref};
 use super::softrank::pairwise::{
     sigmoid, sigmoid_grad, soft_rank_pairwise_backward_ref, soft_rank_pairwise_ref,
 };
+use super::softrank::pav::{soft_rank_pav_backward_ref, soft_rank_pav_ref};
 use crate::ops::softrank::{Method, Order};
 
 /// Soft ranks of each row of `x` ([rows, n]) by any method with an f64 reference.

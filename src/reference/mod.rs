@@ -12,5 +12,6 @@ pub mod optim;
 pub mod pool;
 pub mod reduce;
 pub mod rng;
+pub mod small_cnn;
 pub mod softrank;
 pub mod sortmask;
