@@ -15,17 +15,6 @@ use cprl::ops::conv2d::{
 };
 use cprl::reference::conv2d as r;
 
-/// The device, and on GL a guard that runs this file's tests one at a time: wgpu's GL
-/// backend gives up ("Could not lock adapter context") when a thread waits more than 6 s
-/// for the context while another thread's long batch holds it.
-fn device() -> (Arc<cprl::Gpu>, Option<std::sync::MutexGuard<'static, ()>>) {
-    static GL: Mutex<()> = Mutex::new(());
-    let gpu = gpu();
-    let guard =
-        (gpu.info().backend == wgpu::Backend::Gl).then(|| GL.lock().unwrap_or_else(|p| p.into_inner()));
-    (gpu, guard)
-}
-
 /// One convolution of the shape table.
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -234,7 +223,7 @@ fn skip(gpu: &cprl::Gpu, subgroup_version: bool) -> bool {
 }
 
 fn forward_matches_ref(v: Fw, cases: &[Case]) {
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     if skip(&gpu, v == Fw::V4) {
         return;
     }
@@ -256,7 +245,7 @@ fn forward_matches_ref(v: Fw, cases: &[Case]) {
 }
 
 fn backward_data_matches_ref(v: Bd, cases: &[Case]) {
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     if skip(&gpu, v == Bd::V4) {
         return;
     }
@@ -283,7 +272,7 @@ fn backward_data_matches_ref(v: Bd, cases: &[Case]) {
 }
 
 fn backward_weight_matches_ref(v: Bw, cases: &[Case]) {
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     if skip(&gpu, v == Bw::V4) {
         return;
     }
@@ -361,7 +350,7 @@ backward_weight_tests! {
 
 #[test]
 fn conv2d_backward_bias_matches_ref() {
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     for case in CASES.iter().chain([&LONGEST]) {
         let d = data(case);
         let db = conv::conv2d_backward_bias(&t(&gpu, &d.dy, &d.y_shape)).unwrap();
@@ -374,7 +363,7 @@ fn conv2d_backward_bias_matches_ref() {
 /// the backward passes, against the reference.
 #[test]
 fn conv2d_backward_matches_ref_through_the_tape() {
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     let versions = [
         Conv2dVersions::default(),
         Conv2dVersions {
@@ -456,7 +445,7 @@ fn conv2d_of_hand_derived_values() {
     // x = 1..16 as one 4x4 image, w = a 2x2 box of ones, stride 2: each output is the
     // sum of one 2x2 block: 1+2+5+6 = 14, 3+4+7+8 = 22, 9+10+13+14 = 46, 11+12+15+16 = 54;
     // bias 0.5 is added to each.
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     let xv: Vec<f32> = (1..=16).map(|v| v as f32).collect();
     let x = t(&gpu, &xv, &[1, 1, 4, 4]).requires_grad_();
     let w = t(&gpu, &[1.0; 4], &[1, 1, 2, 2]).requires_grad_();
@@ -491,7 +480,7 @@ fn conv2d_of_hand_derived_values() {
 fn conv2d_padding_reads_zeros() {
     // A 3x3 box of ones over a 2x2 image of ones with padding 1: each output sees all
     // four pixels (the rest of its window is padding), so y = 4 everywhere.
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     let x = t(&gpu, &[1.0; 4], &[1, 1, 2, 2]);
     let w = t(&gpu, &[1.0; 9], &[1, 1, 3, 3]);
     let y = conv::conv2d(&x, &w, None, &Conv2dParams::new(1, 1)).unwrap();
@@ -500,7 +489,7 @@ fn conv2d_padding_reads_zeros() {
 
 #[test]
 fn conv2d_errors_name_the_shapes() {
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     let z = |s: &[usize]| Tensor::zeros(&gpu, s).unwrap();
     let p = Conv2dParams::default();
     // Weight expects C/groups input channels.
@@ -562,7 +551,7 @@ fn conv2d_errors_name_the_shapes() {
 
 #[test]
 fn conv2d_backward_weight_is_bitwise_deterministic() {
-    let (gpu, _serial) = device();
+    let gpu = gpu();
     let case = &CASES[CASES.len() - 1];
     let d = data(case);
     let dy = t(&gpu, &d.dy, &d.y_shape);

@@ -201,10 +201,11 @@ impl Gpu {
                 l.kernel.name, l.workgroups
             )));
         }
-        let pipeline = self.pipeline(&l)?;
         let align = self.limits.min_uniform_buffer_offset_alignment as u64;
         let param_len = (l.params.len() as u64).max(16).next_multiple_of(16);
+        // Pipelines are built under the state lock too: see `Gpu::wait_locked`.
         let mut st = self.lock();
+        let pipeline = self.pipeline(&l)?;
         if st.batch_dispatches >= MAX_BATCH_DISPATCHES
             || st.uniform_data.len() as u64 + param_len + align > UNIFORM_CAPACITY
         {

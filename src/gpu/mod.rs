@@ -214,11 +214,22 @@ impl Gpu {
 
     /// Submits pending work and waits until the device has finished it.
     pub fn sync(&self) -> Result<()> {
-        self.flush()?;
+        let mut st = self.lock();
+        self.submit_locked(&mut st);
+        self.wait_locked(&st)?;
+        drop(st);
+        self.check_errors()
+    }
+
+    /// Waits for the device while holding the state lock (the `_st` argument proves it):
+    /// wgpu's GL backend holds its context through the wait and panics when another
+    /// thread waits more than a few seconds for that context, so every device call of
+    /// this crate goes through the one state lock instead, where waiting is harmless.
+    fn wait_locked(&self, _st: &MutexGuard<'_, State>) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Wgpu(e.to_string()))?;
-        self.check_errors()
+            .map(drop)
+            .map_err(|e| Error::Wgpu(e.to_string()))
     }
 
     fn submit_locked(&self, st: &mut State) {
@@ -269,13 +280,13 @@ impl Gpu {
         if st.encoder.is_some() {
             self.submit_locked(&mut st);
         }
-        drop(st);
         self.queue.write_buffer(dst.raw(), offset, data);
         Ok(())
     }
 
     /// Writes host bytes into a buffer nobody has seen yet: no flush is needed.
     pub(crate) fn write_fresh(&self, dst: &Buf, data: &[u8]) {
+        let _st = self.lock();
         self.queue.write_buffer(dst.raw(), 0, data);
     }
 
@@ -284,26 +295,24 @@ impl Gpu {
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        let staging = self.alloc_staging(bytes)?;
-        {
-            let mut st = self.lock();
-            st.pass = None;
-            self.encoder(&mut st)
-                .copy_buffer_to_buffer(src.raw(), 0, &staging, 0, bytes);
-            self.submit_locked(&mut st);
-        }
+        let mut st = self.lock();
+        let staging = st.pool.acquire_staging(&self.device, bytes);
+        st.pass = None;
+        self.encoder(&mut st)
+            .copy_buffer_to_buffer(src.raw(), 0, &staging, 0, bytes);
+        self.submit_locked(&mut st);
         let slice = staging.slice(0..bytes);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Wgpu(e.to_string()))?;
+        self.wait_locked(&st)?;
+        drop(st);
         self.check_errors()?;
         rx.recv()
             .map_err(|_| Error::Wgpu("readback callback never ran".into()))?
             .map_err(|e| Error::Wgpu(format!("mapping the readback buffer failed: {e}")))?;
+        let mut st = self.lock();
         let out = {
             let view = slice
                 .get_mapped_range()
@@ -311,13 +320,8 @@ impl Gpu {
             view.to_vec()
         };
         staging.unmap();
-        self.lock().pool.release_staging(staging);
+        st.pool.release_staging(staging);
         Ok(out)
-    }
-
-    fn alloc_staging(&self, bytes: u64) -> Result<wgpu::Buffer> {
-        let mut st = self.lock();
-        Ok(st.pool.acquire_staging(&self.device, bytes))
     }
 
     /// A buffer of at least `bytes` bytes for a tensor, from the pool when one fits.

@@ -21,44 +21,50 @@ impl Gpu {
             self.sync()?;
             return Ok(None);
         }
-        let set = self.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("cprl timing"),
-            ty: wgpu::QueryType::Timestamp,
-            count: 2,
-        });
+        let set = {
+            let _st = self.lock();
+            self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("cprl timing"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            })
+        };
         self.bracket_pass(&set, Some(0), None);
         f()?;
         self.bracket_pass(&set, None, Some(1));
-        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("cprl timing resolve"),
-            size: 16,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("cprl timing readback"),
-            size: 16,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        {
-            let mut st = self.lock();
-            let enc = self.encoder(&mut st);
-            enc.resolve_query_set(&set, 0..2, &resolve, 0);
-            enc.copy_buffer_to_buffer(&resolve, 0, &readback, 0, 16);
-            self.submit_locked(&mut st);
-        }
+        // Every device call under the state lock: see `Gpu::wait_locked`.
+        let mut st = self.lock();
+        let buffer = |label, usage| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: 16,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let resolve = buffer(
+            "cprl timing resolve",
+            wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let readback = buffer(
+            "cprl timing readback",
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let enc = self.encoder(&mut st);
+        enc.resolve_query_set(&set, 0..2, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &readback, 0, 16);
+        self.submit_locked(&mut st);
         let slice = readback.slice(..);
         slice.map_async(wgpu::MapMode::Read, |_| {});
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Wgpu(e.to_string()))?;
-        self.check_errors()?;
+        self.wait_locked(&st)?;
         let ticks: Vec<u64> = {
             let view = slice.get_mapped_range().map_err(|e| Error::Wgpu(e.to_string()))?;
             bytemuck::pod_collect_to_vec(&view)
         };
         readback.unmap();
+        drop((readback, resolve, set));
+        drop(st);
+        self.check_errors()?;
         let period_ns = self.queue.get_timestamp_period() as f64;
         Ok(Some(ticks[1].saturating_sub(ticks[0]) as f64 * period_ns * 1e-9))
     }
