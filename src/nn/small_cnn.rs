@@ -2,8 +2,10 @@
 //! three stride-2 3x3 convolutions, each followed by batch norm and ReLU (fused),
 //! global average pooling and a linear head with one output.
 //!
-//!     x [N, 3, H, W] -> conv 3->c1 -> BN+ReLU -> conv c1->c2 -> BN+ReLU
-//!                    -> conv c2->c3 -> BN+ReLU -> global average pool -> linear c3->1
+//! ```text
+//! x [N, 3, H, W] -> conv 3->c1 -> BN+ReLU -> conv c1->c2 -> BN+ReLU
+//!                -> conv c2->c3 -> BN+ReLU -> global average pool -> linear c3->1
+//! ```
 //!
 //! The convolutions have no bias (batch norm's beta takes its place), as is usual.
 

@@ -1,9 +1,11 @@
 //! The CPR channel gate (DESIGN.md section 1): per sample, rank the C channels by a
 //! key, turn the normalised rank into a soft mask, split z into CPR and N-CPR.
 //!
-//!     k = z (or |z * w_c|);  r = soft_rank(k) ascending in [1, C];
-//!     u = (r - 1) / (C - 1)  (u = 1 when C = 1: the only channel is the largest);
-//!     m = sigmoid((u - q) / T), q = 1 - rho;  c = z * m;  n = z * (1 - m).
+//! ```text
+//! k = z (or |z * w_c|);  r = soft_rank(k) ascending in [1, C];
+//! u = (r - 1) / (C - 1)  (u = 1 when C = 1: the only channel is the largest);
+//! m = sigmoid((u - q) / T), q = 1 - rho;  c = z * m;  n = z * (1 - m).
+//! ```
 //!
 //! Composition: the key is `abs(mul(z, w))` from the elementwise ops (or z itself),
 //! the rank is `softrank::soft_rank` with the configured method (each records its

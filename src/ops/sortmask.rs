@@ -1,9 +1,11 @@
 //! SortMask (DESIGN.md section 1, journal version): "blocks small changes around the
 //! mean". On feature maps [B, C, H, W], per sample and channel (a row of n = H * W):
 //!
-//!     mu = mean(F);  d = |F - mu|;  r = soft_rank(d) ascending;
-//!     u = (r - 1) / (n - 1) (u = 1 when n = 1);  g = sigmoid((u - q) / T);
-//!     out = mu + (F - mu) * g.
+//! ```text
+//! mu = mean(F);  d = |F - mu|;  r = soft_rank(d) ascending;
+//! u = (r - 1) / (n - 1) (u = 1 when n = 1);  g = sigmoid((u - q) / T);
+//! out = mu + (F - mu) * g.
+//! ```
 //!
 //! Composition, three recorded steps: `sortmask_deviation` (one workgroup per row:
 //! mean by a fixed tree, then d; its backward folds in the mean), the soft rank of d
