@@ -430,7 +430,12 @@ fn gn_case(version: NormVersion, shape: &[usize], groups: usize, salt: u64) {
         &mut dbeta,
     );
     let m = xv.len() / c;
-    assert_tensor(&format!("{what}: dx"), grads.of(&x).unwrap(), &dx, 2e-5, 1e-4);
+    // dx = rstd * (h - mean(h) - xhat * mean(h * xhat)), h = g * gamma: the bracket
+    // cancels to a few ulps of |h| (|g|, |gamma| < 1), which rstd (up to 1/sqrt(eps) ~ 316
+    // for one-element groups) multiplies.
+    let rstd_max = saved.rstd.iter().fold(0.0f64, |a, &b| a.max(b));
+    let dx_atol = 2e-5 + 8.0 * f32::EPSILON as f64 * rstd_max;
+    assert_tensor(&format!("{what}: dx"), grads.of(&x).unwrap(), &dx, dx_atol, 1e-4);
     assert_tensor(
         &format!("{what}: dgamma"),
         grads.of(&gamma).unwrap(),
