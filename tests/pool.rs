@@ -249,14 +249,17 @@ fn pool2d_backward_refs_match_finite_differences() {
             1e-7,
             1e-6,
         );
-        let (_, idx) = r::max_pool2d_forward_ref(&xv, &shape, &p);
+        // Max is only locally linear away from ties: a shuffled grid keeps every two
+        // inputs 2/n apart, far beyond the finite-difference step (raw random floats
+        // can land within it and fail by chance).
+        let xs = distinct_shuffled(&xv);
+        let (_, idx) = r::max_pool2d_forward_ref(&xs, &shape, &p);
         let mut dx = vec![0.0; n];
         r::max_pool2d_backward_ref(&shape, &p, &idx, &g, &mut dx);
-        // Random inputs have no ties within 1e-6, so max is locally linear.
         assert_grad(
             &format!("max_pool2d {shape:?}"),
             &|x| r::max_pool2d_forward_ref(x, &shape, &p).0,
-            &xv,
+            &xs,
             &g,
             &dx,
             1e-6,
@@ -264,6 +267,19 @@ fn pool2d_backward_refs_match_finite_differences() {
             1e-6,
         );
     }
+}
+
+/// The values -1 + 2j/n, j = 0..n, in the order of `v`'s ranks: random-looking inputs
+/// without near-ties.
+fn distinct_shuffled(v: &[f64]) -> Vec<f64> {
+    let n = v.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut out = vec![0.0; n];
+    for (j, &i) in order.iter().enumerate() {
+        out[i] = -1.0 + 2.0 * j as f64 / n as f64;
+    }
+    out
 }
 
 /// Global-pool shapes: 1x1, odd planes, planes of several chunks (112x112), CNN

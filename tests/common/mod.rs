@@ -19,7 +19,7 @@ pub fn gpu() -> Arc<Gpu> {
 pub fn base_seed() -> u64 {
     static SEED: OnceLock<u64> = OnceLock::new();
     *SEED.get_or_init(|| {
-        std::env::var("CPRL_TEST_SEED")
+        let seed = std::env::var("CPRL_TEST_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| {
@@ -27,7 +27,15 @@ pub fn base_seed() -> u64 {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos() as u64)
                     .unwrap_or(1)
-            })
+            });
+        // Every failure in this test binary names the seed that replays it, whatever
+        // assertion raised it.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            eprintln!("replay with CPRL_TEST_SEED={seed}");
+        }));
+        seed
     })
 }
 
