@@ -21,9 +21,10 @@
 //   4. dx = scale * (u - coef) (l2: coef = mean of g) or scale * (u - r coef) (kl:
 //      coef = sum(g r) / sum(w)), written to workgroup memory by element and stored
 //      coalesced.
-// WG = SH / 16 clamped to [64, 256] (256: the WebGPU default limit), C = SH / WG <= 16
-// (overrides; the host picks them per row length). Workgroup memory: 8 SH bytes
-// (12 SH for kl) plus 24 WG; the host checks the adapter's limit. REG: 0 l2, 1 kl.
+// WG and C = SH / WG <= 16 are overrides the host picks per row length and adapter
+// (widest workgroup that fits first); the host compiles the source with CMAX = C.
+// Workgroup memory: 8 SH bytes (12 SH for kl) plus 24 WG; the host checks the
+// adapter's limit. REG: 0 l2, 1 kl.
 
 struct Params {
     b: u32,

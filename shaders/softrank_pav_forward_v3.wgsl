@@ -13,11 +13,11 @@
 //   1. Coalesced loads (element t + j WG) into workgroup memory as (key, index), the
 //      key an order-preserving u32 of x * scale, inverted (ascending keys = decreasing
 //      values); positions >= n get a key above all.
-//   2. Bitonic sort: stages whose stride is below C run on the thread's chunk in
-//      registers, the others in workgroup memory, one barrier each (44 barriers for
-//      SH = 4096, C = 16). Word i lives at i ^ ((i >> 4) & 15): a thread walking its
-//      chunk (stride C across a warp) and a warp walking consecutive words both hit
-//      distinct banks, with no padding.
+//   2. Bitonic sort in workgroup memory: stages whose stride is below C run on the
+//      thread's own chunk with no barrier, the others over the workgroup with one
+//      barrier each (55 for SH = 4096, C = 4). Word i lives at i ^ ((i >> 4) & 15): a
+//      thread walking its chunk (stride C across a warp) and a warp walking
+//      consecutive words mostly hit distinct banks, with no padding.
 //   3. PAV on each chunk, sequentially per thread (its keys in registers). Blocks live
 //      in workgroup memory at their endpoints: ST[a] their statistic (l2 sum(s); kl
 //      sum(exp(s - m)) with m = MM[a] their first key), LK[a] low half their end e,
@@ -29,8 +29,9 @@
 //   5. Each position finds its block's start with a max-scan over the workgroup, then
 //      its rank. Ranks go to workgroup memory by element index, the saved permutation
 //      by position, and both leave with coalesced stores.
-// WG = SH / 16 clamped to [64, 256] (256: the WebGPU default limit), C = SH / WG <= 16
-// (overrides; the host picks them per row length). Workgroup memory:
+// WG and C = SH / WG <= 16 are overrides the host picks per row length and adapter
+// (widest workgroup first); CMAX, the size of the private arrays, is replaced by C in
+// the source the host compiles (sized exactly they stay in registers). Workgroup memory:
 // 8 SH bytes for l2, 12 SH for kl (MM), plus 4 WG; the host checks the adapter's limit.
 // Loops are bounded by C, log2 SH and the pooling steps (<= n): fine for llvmpipe's cap.
 // REG (override): 0 l2, 1 kl.
@@ -49,7 +50,7 @@ override SH: u32 = 4096u;
 override MSZ: u32 = 1u;
 override REG: u32 = 0u;
 
-// Largest C (register arrays are sized with it; loops run to C).
+// Size of the private arrays: the host compiles this source with CMAX = C.
 const CMAX: u32 = 16u;
 const NONE: u32 = 0xffffu;
 const START_BIT: u32 = 0x80000000u;
@@ -176,17 +177,21 @@ fn unlink(q: u32) {
     set_end_of(q, NONE);
 }
 
-// Compare-exchange of register elements i < l, ascending when asc.
-fn ce_reg(k: ptr<function, array<u32, CMAX>>, v: ptr<function, array<u32, CMAX>>, i: u32, l: u32,
-          asc: bool) {
-    let ki = (*k)[i];
-    let kl = (*k)[l];
+// Compare-exchange of sorted positions i < l in workgroup memory, ascending when asc.
+// Also used for the strides below C, within the calling thread's own chunk: no other
+// thread touches those words between barriers, and private arrays indexed by a loop
+// counter end up in slow local memory on GPUs (measured: 60% of the kernel's time).
+fn ce_sh(i: u32, l: u32, asc: bool) {
+    let wi = sw(i);
+    let wl = sw(l);
+    let ki = A[wi];
+    let kl = A[wl];
     if ((kl < ki) == asc) {
-        (*k)[i] = kl;
-        (*k)[l] = ki;
-        let vi = (*v)[i];
-        (*v)[i] = (*v)[l];
-        (*v)[l] = vi;
+        A[wi] = kl;
+        A[wl] = ki;
+        let v = B[wi];
+        B[wi] = B[wl];
+        B[wl] = v;
     }
 }
 
@@ -197,12 +202,6 @@ fn load_chunk(k: ptr<function, array<u32, CMAX>>, v: ptr<function, array<u32, CM
     }
 }
 
-fn store_chunk(k: ptr<function, array<u32, CMAX>>, v: ptr<function, array<u32, CMAX>>, c0: u32) {
-    for (var j = 0u; j < C; j = j + 1u) {
-        A[sw(c0 + j)] = (*k)[j];
-        B[sw(c0 + j)] = (*v)[j];
-    }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -230,20 +229,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     // 2. Bitonic sort. First every chunk in registers, in alternating directions so that
     // chunk pairs form bitonic sequences.
-    var kr: array<u32, CMAX>;
-    var ir: array<u32, CMAX>;
-    load_chunk(&kr, &ir, c0);
     for (var kk = 2u; kk <= C; kk = kk << 1u) {
         for (var j = kk >> 1u; j > 0u; j = j >> 1u) {
             for (var i = 0u; i < C; i = i + 1u) {
                 let l = i ^ j;
                 if (l > i) {
-                    ce_reg(&kr, &ir, i, l, ((c0 + i) & kk) == 0u);
+                    ce_sh(c0 + i, c0 + l, ((c0 + i) & kk) == 0u);
                 }
             }
         }
     }
-    store_chunk(&kr, &ir, c0);
     workgroupBarrier();
     // Then merges of 2C .. SH: strides >= C in workgroup memory, the rest in registers.
     for (var k = 2u * C; k <= SH; k = k << 1u) {
@@ -256,35 +251,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 let lo = ((pi & ~(j - 1u)) << 1u) | (pi & (j - 1u));
                 let hi = lo | j;
-                let klo = A[sw(lo)];
-                let khi = A[sw(hi)];
-                if ((khi < klo) == ((lo & k) == 0u)) {
-                    A[sw(lo)] = khi;
-                    A[sw(hi)] = klo;
-                    let v = B[sw(lo)];
-                    B[sw(lo)] = B[sw(hi)];
-                    B[sw(hi)] = v;
-                }
+                ce_sh(lo, hi, (lo & k) == 0u);
             }
             workgroupBarrier();
         }
         if (C > 1u) {
-            load_chunk(&kr, &ir, c0);
             let up = (c0 & k) == 0u;
             for (var j = C >> 1u; j > 0u; j = j >> 1u) {
                 for (var i = 0u; i < C; i = i + 1u) {
                     let l = i ^ j;
                     if (l > i) {
-                        ce_reg(&kr, &ir, i, l, up);
+                        ce_sh(c0 + i, c0 + l, up);
                     }
                 }
             }
-            store_chunk(&kr, &ir, c0);
             workgroupBarrier();
         }
     }
 
     // 3. PAV on the chunk. Keys and indices stay in registers from here on.
+    var kr: array<u32, CMAX>;
+    var ir: array<u32, CMAX>;
     var sr: array<f32, CMAX>;
     load_chunk(&kr, &ir, c0);
     for (var j = 0u; j < C; j = j + 1u) {

@@ -22,6 +22,11 @@ pub struct Harness {
     filters: Vec<String>,
     /// `--quick`: fewer shapes and repeats (a smoke run).
     pub quick: bool,
+    /// `--time-invalid`: time rows that fail validation too (kernel experiments, e.g.
+    /// a shader with a phase cut out through `CPRL_SHADER_DIR`); they stay marked.
+    pub time_invalid: bool,
+    /// `--shape=TEXT`: only rows whose shape contains TEXT.
+    pub shape: Option<String>,
     failures: usize,
 }
 
@@ -32,6 +37,11 @@ impl Harness {
     pub fn from_args() -> Harness {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let quick = args.iter().any(|a| a == "--quick");
+        let time_invalid = args.iter().any(|a| a == "--time-invalid");
+        let shape = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--shape="))
+            .map(str::to_string);
         let filters = args.into_iter().filter(|a| !a.starts_with("--")).collect();
         let gpu = Gpu::new().unwrap_or_else(|e| {
             eprintln!("{e}");
@@ -41,6 +51,8 @@ impl Harness {
             gpu,
             filters,
             quick,
+            time_invalid,
+            shape,
             failures: 0,
         }
     }
@@ -80,6 +92,14 @@ impl Harness {
         mut run: impl FnMut() -> cprl::Result<()>,
         cpu_ref: Option<&mut dyn FnMut()>,
     ) {
+        if self
+            .shape
+            .as_ref()
+            .is_some_and(|s| !case.shape.contains(s.as_str()))
+        {
+            return;
+        }
+        let mut case = case;
         if let Err(why) = validate() {
             self.failures += 1;
             println!(
@@ -87,7 +107,10 @@ impl Harness {
                 case.op, case.shape, case.variant
             );
             self.json(&case, None, None, Some(&why));
-            return;
+            if !self.time_invalid {
+                return;
+            }
+            case.variant = format!("{}!INVALID", case.variant);
         }
         let gpu = self.gpu.clone();
         let mut once = || -> cprl::Result<f64> {

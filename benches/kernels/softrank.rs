@@ -27,72 +27,80 @@ pub fn bench(h: &mut Harness) {
     } else {
         (&[1, 64, 256, 2048], &[64, 256, 1024, 2048, 3136, 4096])
     };
+    for &n in ns {
+        for &b in bs {
+            for wide in [false, true] {
+                rows(h, b, n, wide);
+            }
+        }
+    }
+}
+
+/// One (B, n) of every version. Values in [-1, 1) pool each row into one block at
+/// strength 1 (the sort order then barely matters to the result); `wide` spreads them
+/// over [-n/2, n/2), where blocks are short and every phase of the kernels does work.
+fn rows(h: &mut Harness, b: usize, n: usize, wide: bool) {
     let reg = Regularization::L2;
     let strength = 1.0f32;
     let order = Order::Ascending;
-    for &n in ns {
-        for &b in bs {
-            let gpu = h.gpu.clone();
-            let xv = rand(11, b * n);
-            let gv = rand(12, b * n);
-            let x = Tensor::from_slice(&gpu, &xv, &[b, n]).unwrap();
-            let g = Tensor::from_slice(&gpu, &gv, &[b, n]).unwrap();
-            let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
-            let g64: Vec<f64> = gv.iter().map(|&v| v as f64).collect();
-            let want = r::soft_rank_pav_ref(&x64, b, n, reg, strength as f64, order);
-            for v in PavVersion::ALL {
-                let slow_here = v == PavVersion::V1 || (v == PavVersion::V3 && gpu.is_cpu());
-                if !v.supports(&gpu, n, reg) || (slow_here && b * n > 1 << 18) {
-                    continue;
+    let gpu = h.gpu.clone();
+    let spread = if wide { n as f32 / 2.0 } else { 1.0 };
+    let xv: Vec<f32> = rand(11, b * n).into_iter().map(|v| v * spread).collect();
+    let gv = rand(12, b * n);
+    let x = Tensor::from_slice(&gpu, &xv, &[b, n]).unwrap();
+    let g = Tensor::from_slice(&gpu, &gv, &[b, n]).unwrap();
+    let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
+    let g64: Vec<f64> = gv.iter().map(|&v| v as f64).collect();
+    let want = r::soft_rank_pav_ref(&x64, b, n, reg, strength as f64, order);
+    for v in PavVersion::ALL {
+        let slow_here = v == PavVersion::V1 || (v == PavVersion::V3 && gpu.is_cpu());
+        if !v.supports(&gpu, n, reg) || (slow_here && b * n > 1 << 18) {
+            continue;
+        }
+        for with_backward in [false, true] {
+            let case = Case {
+                op: if with_backward {
+                    "softrank.pav.l2.fwd+bwd"
+                } else {
+                    "softrank.pav.l2.fwd"
+                },
+                shape: format!("B={b} n={n}{}", if wide { " wide" } else { "" }),
+                variant: format!("{v:?}"),
+                flops: 0.0,
+                // fwd: x in, ranks and permutation out; bwd: g, perm, ranks in, dx out.
+                bytes: if with_backward { 28.0 } else { 12.0 } * (b * n) as f64,
+            };
+            let validate = || -> Validation {
+                let run = pav::run_version(&x, with_backward.then_some(&g), reg, strength, order, v)
+                    .map_err(|e| e.to_string())?;
+                let ranks = run.ranks.to_vec().map_err(|e| e.to_string())?;
+                // The tests' tolerance (rounding of block sums grows with n), plus
+                // f32 rounding of sums of values as large as the spread.
+                let atol = 2e-5 * (1.0 + n as f64 / 256.0) + 4e-6 * (spread / strength) as f64;
+                check(&ranks, &want.ranks, atol, 1e-5).map_err(|e| format!("ranks: {e}"))?;
+                if let Some(dx) = &run.dx {
+                    let perm = run.saved_perm().map_err(|e| e.to_string())?;
+                    let dx_want = backward_on_saved(&perm, &ranks, &g64, b, n, reg, strength, order);
+                    check(&dx.to_vec().map_err(|e| e.to_string())?, &dx_want, 1e-4, 1e-4)
+                        .map_err(|e| format!("dx: {e}"))?;
                 }
-                for with_backward in [false, true] {
-                    let case = Case {
-                        op: if with_backward {
-                            "softrank.pav.l2.fwd+bwd"
-                        } else {
-                            "softrank.pav.l2.fwd"
-                        },
-                        shape: format!("B={b} n={n}"),
-                        variant: format!("{v:?}"),
-                        flops: 0.0,
-                        // fwd: x in, ranks and permutation out; bwd: g, perm, ranks in, dx out.
-                        bytes: if with_backward { 28.0 } else { 12.0 } * (b * n) as f64,
-                    };
-                    let validate = || -> Validation {
-                        let run = pav::run_version(&x, with_backward.then_some(&g), reg, strength, order, v)
-                            .map_err(|e| e.to_string())?;
-                        let ranks = run.ranks.to_vec().map_err(|e| e.to_string())?;
-                        // The tests' tolerance: rounding of block sums grows with n.
-                        check(&ranks, &want.ranks, 2e-5 * (1.0 + n as f64 / 256.0), 1e-5)
-                            .map_err(|e| format!("ranks: {e}"))?;
-                        if let Some(dx) = &run.dx {
-                            let perm = run.saved_perm().map_err(|e| e.to_string())?;
-                            let dx_want = backward_on_saved(&perm, &ranks, &g64, b, n, reg, strength, order);
-                            check(&dx.to_vec().map_err(|e| e.to_string())?, &dx_want, 1e-4, 1e-4)
-                                .map_err(|e| format!("dx: {e}"))?;
-                        }
-                        Ok(())
-                    };
-                    let mut cpu = || {
-                        let f = r::soft_rank_pav_ref(&x64, b, n, reg, strength as f64, order);
-                        if with_backward {
-                            let mut dx = vec![0.0; b * n];
-                            r::soft_rank_pav_backward_ref(&f, &g64, n, reg, strength as f64, order, &mut dx);
-                            std::hint::black_box(dx);
-                        }
-                        std::hint::black_box(f);
-                    };
-                    h.run(
-                        case,
-                        validate,
-                        || {
-                            pav::run_version(&x, with_backward.then_some(&g), reg, strength, order, v)
-                                .map(drop)
-                        },
-                        Some(&mut cpu),
-                    );
+                Ok(())
+            };
+            let mut cpu = || {
+                let f = r::soft_rank_pav_ref(&x64, b, n, reg, strength as f64, order);
+                if with_backward {
+                    let mut dx = vec![0.0; b * n];
+                    r::soft_rank_pav_backward_ref(&f, &g64, n, reg, strength as f64, order, &mut dx);
+                    std::hint::black_box(dx);
                 }
-            }
+                std::hint::black_box(f);
+            };
+            h.run(
+                case,
+                validate,
+                || pav::run_version(&x, with_backward.then_some(&g), reg, strength, order, v).map(drop),
+                Some(&mut cpu),
+            );
         }
     }
 }

@@ -77,6 +77,24 @@ pub fn grid_1d(n: u64) -> [u32; 3] {
     [MAX as u32, y as u32, 1]
 }
 
+/// The kernel's WGSL: the built-in copy, or `$CPRL_SHADER_DIR/<name>.wgsl` where that
+/// variable is set and the file exists, so that a kernel can be edited and measured on
+/// another machine without rebuilding the program (a developer aid; tests never set it).
+fn shader_source(k: &Kernel) -> Result<std::borrow::Cow<'static, str>> {
+    if let Some(dir) = std::env::var_os("CPRL_SHADER_DIR") {
+        let path = std::path::Path::new(&dir).join(format!("{}.wgsl", k.name));
+        if path.exists() {
+            return std::fs::read_to_string(&path)
+                .map(Into::into)
+                .map_err(|source| Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+        }
+    }
+    Ok(k.source.into())
+}
+
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(super) struct PipelineKey {
     kernel: &'static str,
@@ -92,10 +110,11 @@ impl Gpu {
         if let Some(m) = modules.get(k.name) {
             return Ok(m.clone());
         }
+        let source = shader_source(k)?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let m = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(k.name),
-            source: wgpu::ShaderSource::Wgsl(k.source.into()),
+            source: wgpu::ShaderSource::Wgsl(source),
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Shader {

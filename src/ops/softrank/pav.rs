@@ -25,7 +25,7 @@
 //! neither does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
 //! regularisation); lavapipe gets v2. Measurements: `benches/NOTES-softrank.md`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{Order, Regularization};
 use crate::autograd::{self, Backward};
@@ -78,7 +78,10 @@ impl PavVersion {
             PavVersion::Auto => true,
             PavVersion::V1 => n <= MAX_N,
             PavVersion::V2 => n <= V2_MAX_N,
-            PavVersion::V3 => v3_shape(gpu, n, reg).is_some(),
+            PavVersion::V3 => {
+                v3_shape(gpu, n, reg, V3Kernel::Forward).is_some()
+                    && v3_shape(gpu, n, reg, V3Kernel::Backward).is_some()
+            }
         }
     }
 }
@@ -488,39 +491,92 @@ fn backward_v2(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &
     Ok(dx)
 }
 
-/// Most threads per workgroup of v3 (the WebGPU default limit).
-const V3_MAX_WG: usize = 256;
+/// Most threads per v3 workgroup.
+const V3_MAX_WG: usize = 1024;
 /// Most sorted positions a v3 thread owns (`CMAX` in its shaders).
 const V3_MAX_C: usize = 16;
 
+/// The two v3 kernels: their launch shapes differ (the backward keeps six WG-sized
+/// arrays of scan aggregates in workgroup memory, the forward one).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum V3Kernel {
+    Forward,
+    Backward,
+}
+
 /// The v3 launch shape for rows of n: (SH, WG, C) with SH = WG * C >= n the row's size
-/// in workgroup memory, WG = SH / 16 threads clamped to [64, 256]. None when n > 4096 or
-/// the adapter's workgroup memory is too small (l2 needs 8 SH + 24 WG bytes, kl 12 SH +
-/// 24 WG: 32 KiB + 6 KiB at n = 4096, over lavapipe's 32 KiB, under GPUs' 48 KiB).
-fn v3_shape(gpu: &Gpu, n: usize, reg: Regularization) -> Option<(usize, usize, usize)> {
+/// in workgroup memory and C the sorted positions each thread owns. Both kernels take
+/// the widest workgroup (smallest C, from 4) that the adapter's limits and workgroup
+/// memory allow: on GPUs they are bound by the latency of workgroup memory, which more
+/// threads per row hide, and by C-sized private arrays, which live in slow local memory
+/// (NOTES-softrank.md: C = 16 -> 4 took the forward from 440 to 171 us on an H100).
+/// Workgroup memory: 8 SH bytes for l2, 12 SH for kl, plus 4 WG for the forward and
+/// 24 WG for the backward (its scan aggregates). None when n > 4096 or nothing fits
+/// (lavapipe's 32 KiB holds rows up to 2048; GPUs' 48 KiB rows of 4096).
+fn v3_shape(gpu: &Gpu, n: usize, reg: Regularization, k: V3Kernel) -> Option<(usize, usize, usize)> {
     let sh = n.next_power_of_two().max(64);
-    let wg = (sh / V3_MAX_C).clamp(64, V3_MAX_WG);
-    let c = sh / wg;
+    let l = gpu.limits();
+    let max_wg = l
+        .max_compute_invocations_per_workgroup
+        .min(l.max_compute_workgroup_size_x) as usize;
     let per_pos = match reg {
         Regularization::L2 => 8,
         Regularization::Kl => 12,
     };
-    let bytes = per_pos * sh + 24 * wg;
-    let l = gpu.limits();
-    (c <= V3_MAX_C
-        && bytes <= l.max_compute_workgroup_storage_size as usize
-        && l.max_compute_invocations_per_workgroup as usize >= wg
-        && l.max_compute_workgroup_size_x as usize >= wg)
-        .then_some((sh, wg, c))
+    let per_wg = match k {
+        V3Kernel::Forward => 4,
+        V3Kernel::Backward => 24,
+    };
+    [4, 8, 16].into_iter().find_map(|target_c| {
+        let wg = (sh / target_c).clamp(64, V3_MAX_WG);
+        let c = sh / wg;
+        let bytes = per_pos * sh + per_wg * wg;
+        (c <= V3_MAX_C && wg <= max_wg && bytes <= l.max_compute_workgroup_storage_size as usize)
+            .then_some((sh, wg, c))
+    })
 }
 
-fn v3_constants(gpu: &Gpu, job: &Job) -> Result<[(&'static str, f64); 5]> {
-    let (sh, wg, c) = v3_shape(gpu, job.n, job.reg).ok_or_else(|| {
+/// The v3 kernel with its private arrays sized C (`CMAX`, a WGSL const: function-scope
+/// arrays cannot take an override size). Arrays sized for 16 with C = 4 in use end up
+/// in local memory on GPUs, sized exactly they stay in registers. One leaked copy of
+/// the source per (kernel, C): at most five each (C = 1, 2, 4, 8, 16).
+fn v3_kernel(base: &'static Kernel, c: usize) -> Result<&'static Kernel> {
+    static SIZED: Mutex<Vec<(&'static str, usize, &'static Kernel)>> = Mutex::new(Vec::new());
+    let mut sized = SIZED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&(_, _, k)) = sized.iter().find(|(n, cc, _)| *n == base.name && *cc == c) {
+        return Ok(k);
+    }
+    const DECL: &str = "const CMAX: u32 = 16u;";
+    if !base.source.contains(DECL) {
+        return Err(Error::Invalid(format!("{} lacks `{DECL}`", base.name)));
+    }
+    let k: &'static Kernel = Box::leak(Box::new(Kernel {
+        name: Box::leak(format!("{}_c{c}", base.name).into_boxed_str()),
+        source: Box::leak(
+            base.source
+                .replace(DECL, &format!("const CMAX: u32 = {c}u;"))
+                .into_boxed_str(),
+        ),
+    }));
+    sized.push((base.name, c, k));
+    Ok(k)
+}
+
+fn v3_checked_shape(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<(usize, usize, usize)> {
+    v3_shape(gpu, job.n, job.reg, k).ok_or_else(|| {
         Error::shape(
             "soft_rank_pav",
             format!("V3 does not run rows of {} values on this adapter", job.n),
         )
-    })?;
+    })
+}
+
+fn v3_c(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<usize> {
+    Ok(v3_checked_shape(gpu, job, k)?.2)
+}
+
+fn v3_constants(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<[(&'static str, f64); 5]> {
+    let (sh, wg, c) = v3_checked_shape(gpu, job, k)?;
     let msz = match job.reg {
         Regularization::L2 => 1,
         Regularization::Kl => sh,
@@ -555,9 +611,9 @@ fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
             _pad: 0,
         };
         gpu.launch(Launch {
-            kernel: &FORWARD_V3,
+            kernel: v3_kernel(&FORWARD_V3, v3_c(gpu, job, V3Kernel::Forward)?)?,
             entry: "main",
-            constants: &v3_constants(gpu, job)?,
+            constants: &v3_constants(gpu, job, V3Kernel::Forward)?,
             params: bytemuck::bytes_of(&p),
             args: &[Arg::R(x.buf()), Arg::W(out.buf()), Arg::W(&perm)],
             workgroups: grid_1d(b as u64),
@@ -583,9 +639,9 @@ fn backward_v3(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &
             _pad: 0,
         };
         gpu.launch(Launch {
-            kernel: &BACKWARD_V3,
+            kernel: v3_kernel(&BACKWARD_V3, v3_c(gpu, job, V3Kernel::Backward)?)?,
             entry: "main",
-            constants: &v3_constants(gpu, job)?,
+            constants: &v3_constants(gpu, job, V3Kernel::Backward)?,
             params: bytemuck::bytes_of(&p),
             args: &[
                 Arg::R(g.buf()),
