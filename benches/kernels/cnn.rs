@@ -75,6 +75,7 @@ pub fn bench(h: &mut Harness) {
         // backward is two GEMMs per forward GEMM (data and weight)
         flops: 3.0 * fwd,
         bytes: 0.0,
+        elems: 0.0,
     };
     let validation = validate(h);
     h.run(

@@ -92,6 +92,7 @@ pub fn bench(h: &mut Harness) {
                     flops,
                     // read x and w, write y
                     bytes: bytes(&[&xs, &ws, &ys]),
+                    elems: 0.0,
                 };
                 let validate = || {
                     let y = conv::conv2d_forward(&x, &w, Some(&b), &p, v).map_err(|e| e.to_string())?;
@@ -117,6 +118,7 @@ pub fn bench(h: &mut Harness) {
                     flops,
                     // read dy and w, write dx
                     bytes: bytes(&[&ys, &ws, &xs]),
+                    elems: 0.0,
                 };
                 let validate = || {
                     let dx = conv::conv2d_backward_data(&dy, &w, &xs, &p, v).map_err(|e| e.to_string())?;
@@ -146,6 +148,7 @@ pub fn bench(h: &mut Harness) {
                     flops,
                     // read dy and x, write dw
                     bytes: bytes(&[&ys, &xs, &ws]),
+                    elems: 0.0,
                 };
                 let validate = || {
                     let dw = conv::conv2d_backward_weight(&dy, &x, &ws, &p, v).map_err(|e| e.to_string())?;

@@ -28,6 +28,7 @@ pub fn bench(h: &mut Harness) {
                     flops: n as f64,
                     // read a and b, write out
                     bytes: 12.0 * n as f64,
+                    elems: 0.0,
                 };
                 let validate = || {
                     let out = ew::binary_with(BinaryOp::Add, &a, &b, v).map_err(|e| e.to_string())?;
@@ -70,6 +71,7 @@ pub fn bench(h: &mut Harness) {
                 variant: "V1".into(),
                 flops: (r * c) as f64,
                 bytes: 4.0 * (r * c + r) as f64,
+                elems: 0.0,
             };
             let validate = || {
                 let out = reduce::sum_axes(&x, &[1], false).map_err(|e| e.to_string())?;

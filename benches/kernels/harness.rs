@@ -15,6 +15,9 @@ pub struct Case {
     pub flops: f64,
     /// Bytes read plus bytes written per run, counted once.
     pub bytes: f64,
+    /// Elements processed per run, for ops measured in elements per second (soft
+    /// ranks: B n); 0 elsewhere.
+    pub elems: f64,
 }
 
 pub struct Harness {
@@ -78,8 +81,8 @@ impl Harness {
             }
         );
         println!(
-            "{:<22} {:<28} {:<16} {:>10} {:>8} {:>10} {:>9} {:>9}",
-            "op", "shape", "variant", "ms", "spread%", "GFLOP/s", "GB/s", "vs cpu"
+            "{:<22} {:<28} {:<16} {:>10} {:>8} {:>10} {:>9} {:>9} {:>9}",
+            "op", "shape", "variant", "ms", "spread%", "GFLOP/s", "GB/s", "vs cpu", "Gelem/s"
         );
     }
 
@@ -156,8 +159,9 @@ impl Harness {
         });
         let gflops = (case.flops > 0.0).then(|| case.flops / median / 1e9);
         let gbs = (case.bytes > 0.0).then(|| case.bytes / median / 1e9);
+        let gelems = (case.elems > 0.0).then(|| case.elems / median / 1e9);
         println!(
-            "{:<22} {:<28} {:<16} {:>10.4} {:>8.1} {:>10} {:>9} {:>9}",
+            "{:<22} {:<28} {:<16} {:>10.4} {:>8.1} {:>10} {:>9} {:>9} {:>9}",
             case.op,
             case.shape,
             case.variant,
@@ -166,6 +170,7 @@ impl Harness {
             gflops.map_or("-".into(), |g| format!("{g:.2}")),
             gbs.map_or("-".into(), |g| format!("{g:.2}")),
             cpu.map_or("-".into(), |c| format!("{:.1}x", c / median)),
+            gelems.map_or("-".into(), |g| format!("{g:.3}")),
         );
         self.json(&case, Some((median, spread, gflops, gbs)), cpu, None);
     }
@@ -188,6 +193,8 @@ impl Harness {
             "device_type": format!("{:?}", i.device_type),
             "timer": if self.gpu.has_timestamps() { "gpu-timestamp" } else { "wall" },
             "ms": t.map(|t| t.0 * 1e3),
+            "us": t.map(|t| t.0 * 1e6),
+            "elems_per_s": t.filter(|_| case.elems > 0.0).map(|t| case.elems / t.0),
             "spread_pct": t.map(|t| t.1),
             "gflops": t.and_then(|t| t.2),
             "gbs": t.and_then(|t| t.3),

@@ -84,6 +84,7 @@ fn losses(h: &mut Harness) {
                 variant: format!("V1 {version:?}"),
                 flops: 0.0,
                 bytes: 20.0 * b as f64,
+                elems: 0.0,
             };
             let validate = || -> Validation {
                 let l = forward(&pred).map_err(err)?;
@@ -138,6 +139,7 @@ fn adam(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 0.0,
                 bytes: 28.0 * n as f64,
+                elems: 0.0,
             };
             let validate = || -> Validation {
                 let (p, pv, g, gv) = param_and_grad(&gpu, n, 21);
@@ -184,6 +186,7 @@ fn sgd(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 0.0,
                 bytes: 20.0 * n as f64,
+                elems: 0.0,
             };
             let validate = || -> Validation {
                 let (p, pv, g, gv) = param_and_grad(&gpu, n, 31);
@@ -221,6 +224,7 @@ fn clip(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 0.0,
                 bytes: 12.0 * n as f64,
+                elems: 0.0,
             };
             let validate = || -> Validation {
                 let (p, _, mut g, gv) = param_and_grad(&gpu, n, 41);

@@ -94,6 +94,7 @@ pub fn bench(h: &mut Harness) {
                 flops: d.flops(),
                 // A and B read once, C written once (lower bound on traffic)
                 bytes: 4.0 * (m * k + k * n + m * n) as f64,
+                elems: 0.0,
             };
             let run = || mm::gemm_with(&a, &b, ta, tb, Bias::None, None, v).map(drop);
             let check = || {

@@ -74,6 +74,7 @@ pub fn bench(h: &mut Harness) {
             variant: "V2".into(),
             flops: n,
             bytes: 12.0 * n,
+            elems: 0.0,
         };
         h.run(
             case,
@@ -103,6 +104,7 @@ pub fn bench(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 0.0,
                 bytes: 8.0 * n,
+                elems: 0.0,
             };
             let validate = || {
                 let y = fwd().map_err(err)?.to_vec().map_err(err)?;
@@ -124,6 +126,7 @@ pub fn bench(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 0.0,
                 bytes: 20.0 * n,
+                elems: 0.0,
             };
             let validate = || {
                 let y = fwd().map_err(err)?;

@@ -44,6 +44,7 @@ pub fn bench(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: n as f64,
                 bytes: 4.0 * (n + rows) as f64,
+                elems: 0.0,
             };
             let validate = || {
                 let y = fwd().map_err(err)?.to_vec().map_err(err)?;
@@ -68,6 +69,7 @@ pub fn bench(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 2.0 * n as f64,
                 bytes: 8.0 * (n + rows) as f64,
+                elems: 0.0,
             };
             let validate = || {
                 let y = fwd().map_err(err)?;
@@ -102,6 +104,7 @@ pub fn bench(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 9.0 * m as f64,
                 bytes: 4.0 * (n + 2 * m) as f64,
+                elems: 0.0,
             };
             let validate = || {
                 let (y, idx) = pool::max_pool2d_with(&x, &p, version).map_err(err)?;
@@ -128,6 +131,7 @@ pub fn bench(h: &mut Harness) {
                 variant: format!("{version:?}"),
                 flops: 9.0 * m as f64,
                 bytes: 4.0 * (2 * n + 4 * m) as f64,
+                elems: 0.0,
             };
             let validate = || {
                 let y = pool::max_pool2d_with(&x, &p, version).map_err(err)?.0;

@@ -69,6 +69,7 @@ fn rows(h: &mut Harness, b: usize, n: usize, wide: bool) {
                 flops: 0.0,
                 // fwd: x in, ranks and permutation out; bwd: g, perm, ranks in, dx out.
                 bytes: if with_backward { 28.0 } else { 12.0 } * (b * n) as f64,
+                elems: (b * n) as f64,
             };
             let validate = || -> Validation {
                 let run = pav::run_version(&x, with_backward.then_some(&g), reg, strength, order, v)

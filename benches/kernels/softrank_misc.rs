@@ -125,6 +125,7 @@ fn pairwise(h: &mut Harness) {
                         variant: format!("{v:?}"),
                         flops: terms * if with_backward { 20.0 } else { 8.0 },
                         bytes: 0.0,
+                        elems: (b * n) as f64,
                     };
                     let validate = || -> Validation {
                         let r = pw::pairwise_forward(&x, strength, order, v)
@@ -219,6 +220,7 @@ fn network(h: &mut Harness) {
                         // fwd: sweep + segment recompute + rank walk; bwd: the same with g and p.
                         flops: comparators * if with_backward { 36.0 + 48.0 } else { 36.0 },
                         bytes: 0.0,
+                        elems: (b * n) as f64,
                     };
                     let validate = || -> Validation {
                         let r = nw::network_forward(&x, kind, relax, strength, order, &opts).map_err(err)?;
@@ -282,6 +284,7 @@ fn sort(h: &mut Harness) {
                     // x in; (key, index) pairs written once and read once per layer are
                     // not counted; outputs 4 B each.
                     bytes: (b * n) as f64 * if what == "sort" { 12.0 } else { 8.0 },
+                    elems: (b * n) as f64,
                 };
                 let validate = || -> Validation {
                     if what == "sort" {
@@ -383,6 +386,7 @@ fn gate(h: &mut Harness) {
                     flops: 0.0,
                     // z in; c, n, m out (the rank's own traffic not counted).
                     bytes: 16.0 * (b * ch) as f64,
+                    elems: (b * ch) as f64,
                 };
                 let validate = || -> Validation {
                     let (c, n, m) = cpr_gate(&z, &cfg).map_err(err)?;
@@ -456,6 +460,7 @@ fn sortmask_rows(h: &mut Harness) {
             flops: 0.0,
             // f in, out written (the rank's own traffic not counted).
             bytes: 8.0 * numel as f64,
+            elems: shape.iter().product::<usize>() as f64,
         };
         let validate = || -> Validation {
             let out = sortmask(&f, &cfg).map_err(err)?;
@@ -519,6 +524,7 @@ fn sortmask_rows(h: &mut Harness) {
                 // read, df and dr written (7); gd, f read twice, df written (5); the
                 // tape's add of the two df (3).
                 bytes: 4.0 * numel as f64 * if with_backward { 6.0 + 7.0 + 5.0 + 3.0 } else { 6.0 },
+                elems: (rows_all * n) as f64,
             };
             let validate = || -> Validation {
                 let out = glue(v).map_err(err)?;
