@@ -436,67 +436,72 @@ fn sortmask_rows(h: &mut Harness) {
     let g = Tensor::from_slice(&gpu, &gv, &shape).unwrap();
     let rows = CHECK_ROWS;
     let (f64v, g64) = (f64s(&fv[..rows * n]), f64s(&gv[..rows * n]));
-    // The whole op with the bitonic network ranks (pairwise would be 2e10 sigmoid terms
-    // per pass; PAV rows live in the PAV module's bench).
-    let cfg = SortMaskConfig::network(0.1);
-    let rcfg = SortMaskRefConfig {
-        quantile: cfg.quantile as f64,
-        temperature: cfg.temperature as f64,
-        method: cfg.method,
-        strength: cfg.strength as f64,
-    };
-    let want = sortmask_ref(&f64v, n, &rcfg);
-    let mut dwant = vec![0.0; rows * n];
-    sortmask_backward_ref(&f64v, n, &rcfg, &want, &g64, &mut dwant);
-    for with_backward in [false, true] {
-        let case = Case {
-            op: if with_backward {
-                "sortmask.fwd+bwd"
-            } else {
-                "sortmask.fwd"
-            },
-            shape: format!("{shape:?}"),
-            variant: "bitonic/logistic".into(),
-            flops: 0.0,
-            // f in, out written (the rank's own traffic not counted).
-            bytes: 8.0 * numel as f64,
-            elems: shape.iter().product::<usize>() as f64,
+    // The whole op with the default PAV ranks and with the bitonic network (pairwise
+    // would be 2e10 sigmoid terms per pass).
+    for (cfg, variant) in [
+        (SortMaskConfig::default(), "pav/l2"),
+        (SortMaskConfig::network(0.1), "bitonic/logistic"),
+    ] {
+        let rcfg = SortMaskRefConfig {
+            quantile: cfg.quantile as f64,
+            temperature: cfg.temperature as f64,
+            method: cfg.method,
+            strength: cfg.strength as f64,
         };
-        let validate = || -> Validation {
-            let out = sortmask(&f, &cfg).map_err(err)?;
-            check(
-                &out.to_vec().map_err(err)?[..rows * n],
-                head(&want.out, rows, n),
-                2e-4,
-                0.0,
-            )
-            .map_err(|e| format!("out: {e}"))?;
-            if with_backward {
-                let gr = autograd::backward_with(&out, &g).map_err(err)?;
-                let d = gr.of(&f).map_err(err)?.to_vec().map_err(err)?;
-                check(&d[..rows * n], &dwant, 1e-4 * max_abs(&dwant) + 1e-5, 0.0)
-                    .map_err(|e| format!("df: {e}"))?;
-            }
-            Ok(())
-        };
-        if !h.wants(case.op) {
-            continue;
-        }
-        h.run(
-            case,
-            validate,
-            || {
-                if with_backward {
-                    let out = sortmask(&f, &cfg)?;
-                    autograd::backward_with(&out, &g).map(drop)
+        let want = sortmask_ref(&f64v, n, &rcfg);
+        let mut dwant = vec![0.0; rows * n];
+        sortmask_backward_ref(&f64v, n, &rcfg, &want, &g64, &mut dwant);
+        for with_backward in [false, true] {
+            let case = Case {
+                op: if with_backward {
+                    "sortmask.fwd+bwd"
                 } else {
-                    let _g = autograd::no_grad();
-                    sortmask(&f, &cfg).map(drop)
+                    "sortmask.fwd"
+                },
+                shape: format!("{shape:?}"),
+                variant: variant.into(),
+                flops: 0.0,
+                // f in, out written (the rank's own traffic not counted).
+                bytes: 8.0 * numel as f64,
+                elems: shape.iter().product::<usize>() as f64,
+            };
+            let validate = || -> Validation {
+                let out = sortmask(&f, &cfg).map_err(err)?;
+                check(
+                    &out.to_vec().map_err(err)?[..rows * n],
+                    head(&want.out, rows, n),
+                    2e-4,
+                    0.0,
+                )
+                .map_err(|e| format!("out: {e}"))?;
+                if with_backward {
+                    let gr = autograd::backward_with(&out, &g).map_err(err)?;
+                    let d = gr.of(&f).map_err(err)?.to_vec().map_err(err)?;
+                    check(&d[..rows * n], &dwant, 1e-4 * max_abs(&dwant) + 1e-5, 0.0)
+                        .map_err(|e| format!("df: {e}"))?;
                 }
-            },
-            None,
-        );
+                Ok(())
+            };
+            if !h.wants(case.op) {
+                continue;
+            }
+            h.run(
+                case,
+                validate,
+                || {
+                    if with_backward {
+                        let out = sortmask(&f, &cfg)?;
+                        autograd::backward_with(&out, &g).map(drop)
+                    } else {
+                        let _g = autograd::no_grad();
+                        sortmask(&f, &cfg).map(drop)
+                    }
+                },
+                None,
+            );
+        }
     }
+    let cfg = SortMaskConfig::network(0.1);
     // SortMask's own kernels, the rank replaced by the identity (r = d): what SortMask
     // adds to whichever soft rank it calls.
     let f2 = Tensor::from_slice(&gpu, &fv, &[rows_all, n])
