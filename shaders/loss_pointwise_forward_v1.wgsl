@@ -25,7 +25,7 @@
 // WG 256 (a power of two for the tree; the WebGPU default maximum). K 64 (tiles of
 // 16,384 elements): 64 loop iterations per lane in `partial`, 16 in `partial4`; fewer,
 // longer tiles than K 16 halved the time on lavapipe, where each workgroup's barriers
-// cost (benches/NOTES-loss-optim.md).
+// cost (benches/NOTES.md, Losses and optimisers).
 
 struct Params {
     n: u32,

@@ -23,7 +23,7 @@
 //   1 storage read_write g: array<f32> (array<vec4<f32>> for scale4; n counts vec4s)
 //   2 storage read       norm: array<f32>, 1 element
 // WG 256 (a power of two for the tree). K 64 (tiles of 16,384 elements): fewer,
-// longer tiles than K 16 halved the time on lavapipe (benches/NOTES-loss-optim.md).
+// longer tiles than K 16 halved the time on lavapipe (benches/NOTES.md, Losses and optimisers).
 
 struct Params {
     n: u32,

@@ -7,7 +7,7 @@
 //! Bytes per run (the op is memory-bound, so no FLOP count): the forward reads x and
 //! writes the ranks and the saved permutation (12 B per element); forward + backward
 //! also reads g, the permutation and the ranks and writes dx (28 B per element).
-//! Elements per second: B n / ms (NOTES-softrank.md lists them).
+//! Elements per second: B n / time (the Gelem/s column, `elems_per_s` in JSON).
 //! The naive v1, and v3 on CPU drivers, run only where B n <= 2^18 (elsewhere one
 //! row takes seconds).
 

@@ -34,7 +34,7 @@
 //! V2 and V4 would be mostly padding, e.g. depthwise). With `CPRL_TUNE=off` the first
 //! candidate runs: V3 (forward) on GPUs, else V4 where subgroups fit, else V2. Every
 //! version meets the same tolerance (tests/conv2d.rs), so the choice changes speed only.
-//! Numbers and the attempts behind these choices: benches/NOTES-conv2d.md.
+//! Numbers and the attempts behind these choices: benches/NOTES.md, conv2d.
 //!
 //! The loop cap: llvmpipe stops any loop after 65,535 iterations per invocation. The
 //! per-output reductions (Cg*KH*KW forward, Og*KH*KW backward-data) are limited to
@@ -402,7 +402,7 @@ fn tune_key(g: &Geom) -> String {
 
 /// Candidates of an automatic choice, the documented default first: V3 (forward) on
 /// GPUs, then V4 where subgroups fit, then V2; V3 is left out on CPU adapters (workgroup
-/// tiling is the slowest style there, see benches/NOTES-conv2d.md), and V1 joins when
+/// tiling is the slowest style there, see benches/NOTES.md, conv2d), and V1 joins when
 /// the 32-channel tiles would be mostly padding (fewer than 8 channels per group).
 fn candidates<V: Copy>(gpu: &Gpu, channels: usize, v1: V, v2: V, v3: Option<V>, v4: V) -> Vec<V> {
     let mut c = Vec::new();

@@ -20,7 +20,7 @@
 //! - `matmul_reduce_v1`: the second pass of split-K (below).
 //!
 //! Bench: `NODEVICE_SELECT=1 cargo bench --bench kernels -- matmul` (every version;
-//! `benches/NOTES-matmul.md` records what was tried).
+//! `benches/NOTES.md` (Matmul) records what was tried).
 //!
 //! `MatmulVersion::Auto` (the default) asks `ops::tune::choose` to time V4 (where it
 //! runs), V2 and V3 once per bucketed (M, N, K, batch, transposes) key on the adapter.

@@ -35,7 +35,7 @@
 //!   12,000 forward, 7,000 backward); Auto then keeps V1.
 //! - Auto (default): `ops::tune::choose` between them (V1 first), measured on at most
 //!   256 rows and keyed on (kind, pass, bucketed n, bucketed rows). On lavapipe V2 won
-//!   at many short rows and V1 at long rows (benches/NOTES-softrank-misc.md).
+//!   at many short rows and V1 at long rows (benches/NOTES.md, pairwise and network soft ranks).
 //!
 //! Every invocation loops at most 50,000 times per dispatch under the plan's accounting
 //! (llvmpipe stops at 65,535): the sweep is split into several dispatches when needed

@@ -23,7 +23,7 @@
 //!
 //! `PavVersion::Auto` measures v2 and v3 where they accept the shape (v1 only when
 //! neither does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
-//! regularisation); lavapipe gets v2. Measurements: `benches/NOTES-softrank.md`.
+//! regularisation); lavapipe gets v2. Measurements: `benches/NOTES.md` (Soft rank, PAV).
 
 use std::sync::{Arc, Mutex};
 
@@ -395,7 +395,7 @@ fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, B
     launch("runs", &p, &src, &dst, b * (npad / V2_RUN))?;
     std::mem::swap(&mut src, &mut dst);
     // 16-way passes until at most 16 runs are left (the isotonic kernel merges those):
-    // a pass costs more than a wider tournament (NOTES-softrank.md).
+    // a pass costs more than a wider tournament (NOTES.md, Soft rank, PAV).
     let fan = 16;
     while 16 * (p.width as usize) < npad {
         let groups = npad.div_ceil(fan * p.width as usize);
@@ -509,7 +509,8 @@ enum V3Kernel {
 /// the widest workgroup (smallest C, from 4) that the adapter's limits and workgroup
 /// memory allow: on GPUs they are bound by the latency of workgroup memory, which more
 /// threads per row hide, and by C-sized private arrays, which live in slow local memory
-/// (NOTES-softrank.md: C = 16 -> 4 took the forward from 440 to 171 us on an H100).
+/// (benches/NOTES.md, Soft rank, PAV: C = 16 -> 4 took the forward from 440 to 171 us on an
+/// H100).
 /// Workgroup memory: 8 SH bytes for l2, 12 SH for kl, plus 4 WG for the forward and
 /// 24 WG for the backward (its scan aggregates). None when n > 4096 or nothing fits
 /// (lavapipe's 32 KiB holds rows up to 2048; GPUs' 48 KiB rows of 4096).
