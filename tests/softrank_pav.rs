@@ -215,6 +215,48 @@ fn rows_with_ties(salt: u64, b: usize, n: usize) -> Vec<f32> {
     v
 }
 
+/// The inputs of a test: `Ties` as above; `Wide` spreads values over
+/// [-n/2, n/2) x strength, so that x / strength has gaps of about one between
+/// neighbours and the rows break into many short blocks (values in [-1, 1] at n in the
+/// thousands pool each row into a few long blocks, and leave the sort order and the
+/// joining of blocks little to do).
+#[derive(Clone, Copy, PartialEq)]
+enum Rows {
+    Ties,
+    Wide,
+}
+
+/// Shapes of the `Wide` tests.
+const WIDE: &[(usize, usize)] = &[
+    (1, 1),
+    (3, 5),
+    (4, 257),
+    (3, 1000),
+    (2, 3136),
+    (2, 4096),
+    (256, 64),
+];
+
+fn inputs(rows: Rows, salt: u64, b: usize, n: usize, strength: f32) -> Vec<f32> {
+    match rows {
+        Rows::Ties => rows_with_ties(salt, b, n),
+        Rows::Wide => rand_vec(salt, b * n)
+            .into_iter()
+            .map(|v| v * strength * n as f32 / 2.0)
+            .collect(),
+    }
+}
+
+/// The rank tolerance (absolute, relative) for the inputs. `Wide` keys reach n / 2:
+/// l2 sums them (absolute rounding of ~eps n / 2 per term), kl takes exponentials of
+/// their differences (relative rounding of ~eps n / 2: measured 4e-5 at n = 4096).
+fn rows_tol(rows: Rows, n: usize) -> (f64, f64) {
+    match rows {
+        Rows::Ties => (rank_atol(n), 1e-5),
+        Rows::Wide => (rank_atol(n) + 4e-6 * n as f64 / 2.0, 1e-5 + 1e-7 * n as f64 / 2.0),
+    }
+}
+
 /// Settings cycled over the shapes: (regularisation, strength, order).
 fn setting(k: usize) -> (Regularization, f32, Order) {
     let reg = [Regularization::L2, Regularization::Kl][k % 2];
@@ -229,7 +271,7 @@ fn rank_atol(n: usize) -> f64 {
     2e-5 * (1.0 + n as f64 / 256.0)
 }
 
-fn forward_matches_ref(version: PavVersion, shapes: &[(usize, usize)]) {
+fn forward_matches_ref(version: PavVersion, shapes: &[(usize, usize)], rows: Rows) {
     let gpu = gpu();
     for (k, &(b, n)) in shapes.iter().enumerate() {
         let (reg, strength, order) = setting(k);
@@ -237,7 +279,7 @@ fn forward_matches_ref(version: PavVersion, shapes: &[(usize, usize)]) {
             println!("{version:?} does not run [{b}, {n}] {reg:?} on this adapter: skipped");
             continue;
         }
-        let xv = rows_with_ties(300 + k as u64, b, n);
+        let xv = inputs(rows, 300 + k as u64, b, n, strength);
         let x = Tensor::from_slice(&gpu, &xv, &[b, n]).unwrap();
         let ranks = pav::run_version(&x, None, reg, strength, order, version)
             .unwrap()
@@ -247,8 +289,8 @@ fn forward_matches_ref(version: PavVersion, shapes: &[(usize, usize)]) {
             &format!("{version:?} {reg:?} strength {strength} {order:?} [{b}, {n}]"),
             &ranks,
             &want.ranks,
-            rank_atol(n),
-            1e-5,
+            rows_tol(rows, n).0,
+            rows_tol(rows, n).1,
         );
     }
 }
@@ -291,7 +333,7 @@ fn ref_backward_on_saved(
     dx
 }
 
-fn backward_matches_ref(version: PavVersion, shapes: &[(usize, usize)]) {
+fn backward_matches_ref(version: PavVersion, shapes: &[(usize, usize)], rows: Rows) {
     let gpu = gpu();
     for (k, &(b, n)) in shapes.iter().enumerate() {
         let (reg, strength, order) = setting(k + 1);
@@ -300,7 +342,7 @@ fn backward_matches_ref(version: PavVersion, shapes: &[(usize, usize)]) {
             continue;
         }
         let what = format!("{version:?} backward {reg:?} strength {strength} {order:?} [{b}, {n}]");
-        let xv = rows_with_ties(400 + k as u64, b, n);
+        let xv = inputs(rows, 400 + k as u64, b, n, strength);
         let x = Tensor::from_slice(&gpu, &xv, &[b, n]).unwrap().requires_grad_();
         let y = pav::soft_rank_pav_with(&x, reg, strength, order, version).unwrap();
         let (g, gv) = rand_tensor(&gpu, 500 + k as u64, &[b, n]);
@@ -357,22 +399,30 @@ macro_rules! version_tests {
             use super::*;
             $(#[test]
             fn $name() {
-                forward_matches_ref($version, SHAPES);
+                forward_matches_ref($version, SHAPES, Rows::Ties);
             })*
         }
         mod softrank_pav_backward {
             use super::*;
             $(#[test]
             fn $name() {
-                backward_matches_ref($version, SHAPES);
+                backward_matches_ref($version, SHAPES, Rows::Ties);
             })*
         }
         mod softrank_pav_large {
             use super::*;
             $(#[test]
             fn $name() {
-                forward_matches_ref($version, LARGE);
-                backward_matches_ref($version, LARGE);
+                forward_matches_ref($version, LARGE, Rows::Ties);
+                backward_matches_ref($version, LARGE, Rows::Ties);
+            })*
+        }
+        mod softrank_pav_wide {
+            use super::*;
+            $(#[test]
+            fn $name() {
+                forward_matches_ref($version, WIDE, Rows::Wide);
+                backward_matches_ref($version, WIDE, Rows::Wide);
             })*
         }
         mod softrank_pav_torchsort {
