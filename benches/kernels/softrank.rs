@@ -53,7 +53,7 @@ fn rows(h: &mut Harness, b: usize, n: usize, wide: bool) {
     let g64: Vec<f64> = gv.iter().map(|&v| v as f64).collect();
     let want = r::soft_rank_pav_ref(&x64, b, n, reg, strength as f64, order);
     for v in PavVersion::ALL {
-        let slow_here = v == PavVersion::V1 || (v == PavVersion::V3 && gpu.is_cpu());
+        let slow_here = v == PavVersion::V1 || (matches!(v, PavVersion::V3 | PavVersion::V4) && gpu.is_cpu());
         if !v.supports(&gpu, n, reg) || (slow_here && b * n > 1 << 18) {
             continue;
         }

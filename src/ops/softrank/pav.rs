@@ -20,9 +20,13 @@
 //!   sort in workgroup memory, PAV per thread chunk then stitched, block starts by a
 //!   scan, coalesced stores; backward by segmented scans. n <= 4096, where the
 //!   adapter's workgroup memory holds the row (8 bytes per position for l2, 12 for kl).
+//! - v4 `softrank_pav_forward_v4` + v3's backward: v3 with the bitonic sort kept in
+//!   registers, partners within a subgroup reached by `subgroupShuffleXor`, only the
+//!   long strides through workgroup memory (15 barrier stages instead of 55 at n = 4096).
+//!   Needs subgroups of a fixed size (not GL). n <= 4096.
 //!
-//! `PavVersion::Auto` measures v2 and v3 where they accept the shape (v1 only when
-//! neither does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
+//! `PavVersion::Auto` measures v2, v3 and v4 where they accept the shape (v1 only when
+//! none does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
 //! regularisation); lavapipe gets v2. Measurements: `benches/NOTES.md` (Soft rank, PAV).
 
 use std::sync::{Arc, Mutex};
@@ -42,6 +46,7 @@ static ISOTONIC_V2: Kernel = kernel!("softrank_pav_isotonic_v2");
 static BACKWARD_V2: Kernel = kernel!("softrank_pav_backward_v2");
 static FORWARD_V3: Kernel = kernel!("softrank_pav_forward_v3");
 static BACKWARD_V3: Kernel = kernel!("softrank_pav_backward_v3");
+static FORWARD_V4: Kernel = kernel!("softrank_pav_forward_v4");
 
 /// Sorted positions one sequential v1 dispatch walks per row: the isotonic loop runs
 /// at most 3 iterations per position, under llvmpipe's cap of 65,535.
@@ -65,12 +70,15 @@ pub enum PavVersion {
     /// One workgroup per row, everything in workgroup memory and parallel (GPUs).
     /// n <= 4096 where the adapter's workgroup memory holds the row (see `v3_shape`).
     V3,
+    /// v3 with the sort in registers and subgroup shuffles (GPUs with a fixed subgroup
+    /// size); the backward is v3's. n <= 4096 (see `v4_shape`).
+    V4,
 }
 
 impl PavVersion {
     /// Every concrete version; with tuning off (`CPRL_TUNE=off`) `Auto` takes the first
     /// that accepts the shape.
-    pub const ALL: [PavVersion; 3] = [PavVersion::V2, PavVersion::V3, PavVersion::V1];
+    pub const ALL: [PavVersion; 4] = [PavVersion::V2, PavVersion::V3, PavVersion::V4, PavVersion::V1];
 
     /// Whether this version runs rows of length `n` with regularisation `reg` on `gpu`.
     pub fn supports(self, gpu: &Gpu, n: usize, reg: Regularization) -> bool {
@@ -81,6 +89,9 @@ impl PavVersion {
             PavVersion::V3 => {
                 v3_shape(gpu, n, reg, V3Kernel::Forward).is_some()
                     && v3_shape(gpu, n, reg, V3Kernel::Backward).is_some()
+            }
+            PavVersion::V4 => {
+                v4_shape(gpu, n, reg).is_some() && v3_shape(gpu, n, reg, V3Kernel::Backward).is_some()
             }
         }
     }
@@ -230,6 +241,7 @@ fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result
         PavVersion::V1 | PavVersion::Auto => forward_v1(gpu, x, job),
         PavVersion::V2 => forward_v2(gpu, x, job),
         PavVersion::V3 => forward_v3(gpu, x, job),
+        PavVersion::V4 => forward_v4(gpu, x, job),
     }
 }
 
@@ -245,7 +257,7 @@ fn backward(
     match version {
         PavVersion::V1 | PavVersion::Auto => backward_v1(gpu, g, &saved.perm, ranks, job),
         PavVersion::V2 => backward_v2(gpu, g, saved, ranks, job),
-        PavVersion::V3 => backward_v3(gpu, g, saved, ranks, job),
+        PavVersion::V3 | PavVersion::V4 => backward_v3(gpu, g, saved, ranks, job),
     }
 }
 
@@ -621,6 +633,73 @@ fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
             kernel: v3_kernel(&FORWARD_V3, v3_c(gpu, job, V3Kernel::Forward)?)?,
             entry: "main",
             constants: &v3_constants(gpu, job, V3Kernel::Forward)?,
+            params: bytemuck::bytes_of(&p),
+            args: &[Arg::R(x.buf()), Arg::W(out.buf()), Arg::W(&perm)],
+            workgroups: grid_1d(b as u64),
+        })?;
+    }
+    Ok((
+        out,
+        Saved {
+            perm: Arc::new(perm),
+            stride: n,
+        },
+    ))
+}
+
+/// The v4 forward's launch shape: (SH, WG, SG) with WG = SH / 4 threads of 4 positions,
+/// SH >= n and SH >= 4 SG (a workgroup holds whole subgroups). Needs a fixed subgroup
+/// size (shuffles by lane arithmetic), 1024 threads for rows of 4096, and 8 SH + 4 WG
+/// bytes of workgroup memory for l2, 12 SH + 4 WG for kl.
+fn v4_shape(gpu: &Gpu, n: usize, reg: Regularization) -> Option<(usize, usize, usize)> {
+    let sg = gpu.fixed_subgroup_size()? as usize;
+    if n > V3_MAX_N || !sg.is_power_of_two() {
+        return None;
+    }
+    let sh = n.next_power_of_two().max(256).max(4 * sg);
+    let wg = sh / 4;
+    let l = gpu.limits();
+    let per_pos = match reg {
+        Regularization::L2 => 8,
+        Regularization::Kl => 12,
+    };
+    let fits = wg <= l.max_compute_invocations_per_workgroup as usize
+        && wg <= l.max_compute_workgroup_size_x as usize
+        && per_pos * sh + 4 * wg <= l.max_compute_workgroup_storage_size as usize;
+    fits.then_some((sh, wg, sg))
+}
+
+fn forward_v4(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
+    let (b, n) = (job.b, job.n);
+    let (sh, wg, sg) = v4_shape(gpu, n, job.reg).ok_or_else(|| {
+        Error::shape(
+            "soft_rank_pav",
+            format!("V4 does not run rows of {n} values on this adapter"),
+        )
+    })?;
+    let msz = match job.reg {
+        Regularization::L2 => 1,
+        Regularization::Kl => sh,
+    };
+    let out = Tensor::empty(gpu, &[b, n])?;
+    let perm = gpu.alloc(4 * job.elems(), "soft rank permutation")?;
+    if b * n > 0 {
+        let p = V3Params {
+            b: b as u32,
+            n: n as u32,
+            scale: job.scale,
+            _pad: 0,
+        };
+        gpu.launch(Launch {
+            kernel: &FORWARD_V4,
+            entry: "main",
+            constants: &[
+                ("WG", wg as f64),
+                ("SH", sh as f64),
+                ("SG", sg as f64),
+                ("MSZ", msz as f64),
+                ("REG", job.reg_code()),
+            ],
             params: bytemuck::bytes_of(&p),
             args: &[Arg::R(x.buf()), Arg::W(out.buf()), Arg::W(&perm)],
             workgroups: grid_1d(b as u64),
