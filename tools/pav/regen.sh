@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the two generated PAV v2 shaders (unrolled sorting network and the
-# 4- and 16-way merge tournaments) from the templates beside this script.
+# Regenerates the generated PAV shaders from the templates beside this script: the two
+# v2 shaders (unrolled sorting network, 4- and 16-way merge tournaments) and the v4
+# forward (v3's forward with v4's sort).
 #   tools/pav/regen.sh   (from the repository root or anywhere)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,3 +16,5 @@ src = open(os.path.join(here, "iso_template.wgsl")).read()
 src = src.replace("@MERGE4@", gm.gen(4)).replace("@MERGE16@", gm.gen(16))
 open(os.path.join(shaders, "softrank_pav_isotonic_v2.wgsl"), "w").write(src)
 PY
+python3 "$here/gen_v4.py" "$shaders/softrank_pav_forward_v3.wgsl" "$here/v4_template.wgsl" \
+    "$shaders/softrank_pav_forward_v4.wgsl"
