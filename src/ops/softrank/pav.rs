@@ -619,6 +619,19 @@ struct V3Params {
 }
 
 fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
+    let kernel = v3_kernel(&FORWARD_V3, v3_c(gpu, job, V3Kernel::Forward)?)?;
+    row_forward(gpu, x, job, kernel, &v3_constants(gpu, job, V3Kernel::Forward)?)
+}
+
+/// Launches a one-workgroup-per-row forward (v3, v4): x in; ranks and the saved
+/// permutation out.
+fn row_forward(
+    gpu: &Arc<Gpu>,
+    x: &Tensor,
+    job: &Job,
+    kernel: &'static Kernel,
+    constants: &[(&'static str, f64)],
+) -> Result<(Tensor, Saved)> {
     let (b, n) = (job.b, job.n);
     let out = Tensor::empty(gpu, &[b, n])?;
     let perm = gpu.alloc(4 * job.elems(), "soft rank permutation")?;
@@ -630,9 +643,9 @@ fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
             _pad: 0,
         };
         gpu.launch(Launch {
-            kernel: v3_kernel(&FORWARD_V3, v3_c(gpu, job, V3Kernel::Forward)?)?,
+            kernel,
             entry: "main",
-            constants: &v3_constants(gpu, job, V3Kernel::Forward)?,
+            constants,
             params: bytemuck::bytes_of(&p),
             args: &[Arg::R(x.buf()), Arg::W(out.buf()), Arg::W(&perm)],
             workgroups: grid_1d(b as u64),
@@ -670,48 +683,24 @@ fn v4_shape(gpu: &Gpu, n: usize, reg: Regularization) -> Option<(usize, usize, u
 }
 
 fn forward_v4(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
-    let (b, n) = (job.b, job.n);
-    let (sh, wg, sg) = v4_shape(gpu, n, job.reg).ok_or_else(|| {
+    let (sh, wg, sg) = v4_shape(gpu, job.n, job.reg).ok_or_else(|| {
         Error::shape(
             "soft_rank_pav",
-            format!("V4 does not run rows of {n} values on this adapter"),
+            format!("V4 does not run rows of {} values on this adapter", job.n),
         )
     })?;
     let msz = match job.reg {
         Regularization::L2 => 1,
         Regularization::Kl => sh,
     };
-    let out = Tensor::empty(gpu, &[b, n])?;
-    let perm = gpu.alloc(4 * job.elems(), "soft rank permutation")?;
-    if b * n > 0 {
-        let p = V3Params {
-            b: b as u32,
-            n: n as u32,
-            scale: job.scale,
-            _pad: 0,
-        };
-        gpu.launch(Launch {
-            kernel: &FORWARD_V4,
-            entry: "main",
-            constants: &[
-                ("WG", wg as f64),
-                ("SH", sh as f64),
-                ("SG", sg as f64),
-                ("MSZ", msz as f64),
-                ("REG", job.reg_code()),
-            ],
-            params: bytemuck::bytes_of(&p),
-            args: &[Arg::R(x.buf()), Arg::W(out.buf()), Arg::W(&perm)],
-            workgroups: grid_1d(b as u64),
-        })?;
-    }
-    Ok((
-        out,
-        Saved {
-            perm: Arc::new(perm),
-            stride: n,
-        },
-    ))
+    let constants = [
+        ("WG", wg as f64),
+        ("SH", sh as f64),
+        ("SG", sg as f64),
+        ("MSZ", msz as f64),
+        ("REG", job.reg_code()),
+    ];
+    row_forward(gpu, x, job, &FORWARD_V4, &constants)
 }
 
 fn backward_v3(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &Job) -> Result<Tensor> {
