@@ -216,3 +216,41 @@ fn no_grad_scopes_record_nothing_and_inputs_get_gradients() {
         .to_string();
     assert!(e.contains("not a scalar"), "{e}");
 }
+
+#[test]
+fn autotuning_picks_the_fastest_and_gives_up_early_on_far_slower_candidates() {
+    if !cprl::ops::tune::enabled() {
+        println!("CPRL_TUNE=off: measuring is switched off, nothing to check");
+        return;
+    }
+    let gpu = gpu();
+    // 'fast' sleeps 2 ms a run, 'medium' 6 ms, 'slow' 1.2 s: over 4 x 2 ms + 0.5 s, so
+    // it is dropped after its warm-up run and one confirming run instead of being timed
+    // 3-5 times more.
+    let mut runs = std::collections::HashMap::<&str, usize>::new();
+    let key = format!("test-{}", base_seed());
+    let chosen = cprl::ops::tune::choose(&gpu, "tune_test", &key, &["medium", "fast", "slow"], |c| {
+        *runs.entry(c).or_default() += 1;
+        let ms = match c {
+            "fast" => 2,
+            "medium" => 6,
+            _ => 1200,
+        };
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(chosen, "fast");
+    assert_eq!(
+        runs["slow"], 2,
+        "the far slower candidate ran {} times",
+        runs["slow"]
+    );
+    assert!(runs["fast"] >= 4 && runs["medium"] >= 4, "{runs:?}");
+    // Cached: a second call measures nothing.
+    let again = cprl::ops::tune::choose(&gpu, "tune_test", &key, &["medium", "fast", "slow"], |_| {
+        panic!("measured again")
+    })
+    .unwrap();
+    assert_eq!(again, "fast");
+}

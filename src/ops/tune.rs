@@ -3,7 +3,8 @@
 //! CPU drivers and real GPUs reward opposite kernel styles (see the op modules), so
 //! ops with several versions ask [`choose`] which one to run. The first call for an
 //! (op, shape key) on an adapter times every candidate (one warm-up, then the median
-//! of a few synchronised runs) and caches the winner in memory and, when
+//! of a few synchronised runs; a candidate far slower than the best so far is dropped
+//! after two runs) and caches the winner in memory and, when
 //! `CPRL_TUNE_CACHE` names a file, on disk as JSON. Every candidate computes the
 //! same result (tests hold each version to the reference), so the choice changes
 //! speed only. `CPRL_TUNE=off` skips measuring and takes the first candidate
@@ -78,8 +79,11 @@ pub fn choose<V: Copy + std::fmt::Debug>(
     }
     let mut best = (f64::INFINITY, candidates[0]);
     for &c in candidates {
-        let t = time(gpu, || run(c))?;
-        if t < best.0 {
+        // Far slower than the best so far on its first run: not timed further.
+        let give_up = GIVE_UP_FACTOR * best.0 + GIVE_UP_SLACK;
+        if let Some(t) = time_unless_slower(gpu, || run(c), give_up)?
+            && t < best.0
+        {
             best = (t, c);
         }
     }
@@ -89,19 +93,38 @@ pub fn choose<V: Copy + std::fmt::Debug>(
     Ok(best.1)
 }
 
+/// A candidate whose warm-up run and the run after it both take longer than
+/// `GIVE_UP_FACTOR` x the best median so far + `GIVE_UP_SLACK` seconds is dropped after
+/// those two runs. On CPU drivers a GPU-style version can be 10-100x slower (PAV v3 at
+/// 2048 rows: seconds per run), and timing it fully would cost the first call that
+/// many seconds again. The second run keeps a slow compilation (inside the first run
+/// on lavapipe) from dropping a fast kernel.
+const GIVE_UP_FACTOR: f64 = 4.0;
+const GIVE_UP_SLACK: f64 = 0.5;
+
 /// Median wall time in seconds of `f` (enqueue + wait), after one warm-up run that
 /// also compiles the pipeline. Repeats until ~50 ms or 5 runs have passed.
-pub fn time(gpu: &Gpu, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    f()?;
-    gpu.sync()?;
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 3 || (times.len() < 5 && start.elapsed().as_secs_f64() < 0.05) {
+pub fn time(gpu: &Gpu, f: impl FnMut() -> Result<()>) -> Result<f64> {
+    Ok(time_unless_slower(gpu, f, f64::INFINITY)?.unwrap_or(f64::INFINITY))
+}
+
+/// `time`, or None when the warm-up run and the run after it (compilation no longer
+/// included) each take longer than `limit` seconds.
+fn time_unless_slower(gpu: &Gpu, mut f: impl FnMut() -> Result<()>, limit: f64) -> Result<Option<f64>> {
+    let mut run = || -> Result<f64> {
         let t0 = Instant::now();
         f()?;
         gpu.sync()?;
-        times.push(t0.elapsed().as_secs_f64());
+        Ok(t0.elapsed().as_secs_f64())
+    };
+    if run()? > limit && run()? > limit {
+        return Ok(None);
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || (times.len() < 5 && start.elapsed().as_secs_f64() < 0.05) {
+        times.push(run()?);
     }
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok(Some(times[times.len() / 2]))
 }
