@@ -1,5 +1,7 @@
 // conv2d_backward_data_v4: dx as an implicit GEMM over dy with subgroup broadcasts of
 // the weights (the style of conv2d_forward_v4, the lavapipe winner).
+// Generated from conv2d_backward_data_v2.wgsl by tools/variants/apply.py with
+// tools/variants/conv2d_backward_data_v4.variant: edit those, then run tools/variants/regen.sh.
 //
 // bindings
 //   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;

@@ -1,5 +1,7 @@
 // conv2d_forward_v4: implicit GEMM with subgroup broadcasts of the weights (the
 // lavapipe style: per-lane loads are slow there, register blocks and broadcasts fast).
+// Generated from conv2d_forward_v2.wgsl by tools/variants/apply.py with
+// tools/variants/conv2d_forward_v4.variant: edit those, then run tools/variants/regen.sh.
 //
 // bindings
 //   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;

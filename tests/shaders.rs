@@ -59,29 +59,48 @@ fn a_broken_shader_is_reported_with_its_line() {
     assert!(msg.contains("broken.wgsl:3"), "no line number in: {msg}");
 }
 
-/// softrank_pav_forward_v4.wgsl is generated from the v3 forward and a template
-/// (tools/pav/gen_v4.py): the committed file must be what the generator makes, so that
-/// an edit of v3's shared phases reaches v4. Needs python3 (skipped without it).
+/// Shaders kept as a base shader plus their differences (tools/variants/*.variant):
+/// each committed file must be what tools/variants/apply.py makes, so that an edit of
+/// the base reaches the variant. Needs python3 (skipped without it).
 #[test]
-fn generated_pav_v4_shader_is_up_to_date() {
+fn shader_variants_are_up_to_date() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = std::env::temp_dir().join(format!("cprl_pav_v4_{}.wgsl", std::process::id()));
-    let status = std::process::Command::new("python3")
-        .arg(root.join("tools/pav/gen_v4.py"))
-        .arg(root.join("shaders/softrank_pav_forward_v3.wgsl"))
-        .arg(root.join("tools/pav/v4_template.wgsl"))
-        .arg(&out)
-        .status();
-    let Ok(status) = status else {
-        eprintln!("python3 not found: generated_pav_v4_shader_is_up_to_date skipped");
-        return;
-    };
-    assert!(status.success(), "tools/pav/gen_v4.py failed: {status}");
-    let made = std::fs::read_to_string(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
-    let committed = std::fs::read_to_string(root.join("shaders/softrank_pav_forward_v4.wgsl")).unwrap();
-    assert!(
-        made == committed,
-        "shaders/softrank_pav_forward_v4.wgsl is not what tools/pav/gen_v4.py makes: run tools/pav/regen.sh"
-    );
+    let mut variants: Vec<_> = std::fs::read_dir(root.join("tools/variants"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "variant"))
+        .collect();
+    variants.sort();
+    assert!(!variants.is_empty(), "no variants in tools/variants");
+    for variant in variants {
+        let text = std::fs::read_to_string(&variant).unwrap();
+        let out = text
+            .lines()
+            .find_map(|l| l.strip_prefix("//@@ out "))
+            .unwrap_or_else(|| panic!("{}: no '//@@ out' line", variant.display()));
+        let made = std::env::temp_dir().join(format!("cprl_variant_{}.wgsl", std::process::id()));
+        let status = std::process::Command::new("python3")
+            .arg(root.join("tools/variants/apply.py"))
+            .arg(&variant)
+            .arg(root)
+            .arg(&made)
+            .status();
+        let Ok(status) = status else {
+            eprintln!("python3 not found: shader_variants_are_up_to_date skipped");
+            return;
+        };
+        assert!(
+            status.success(),
+            "{}: apply.py failed: {status}",
+            variant.display()
+        );
+        let made_text = std::fs::read_to_string(&made).unwrap();
+        let _ = std::fs::remove_file(&made);
+        let committed = std::fs::read_to_string(root.join(out)).unwrap();
+        assert!(
+            made_text == committed,
+            "{out} is not what {} makes: run tools/variants/regen.sh",
+            variant.display()
+        );
+    }
 }

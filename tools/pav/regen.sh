@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the generated PAV shaders from the templates beside this script: the two
-# v2 shaders (unrolled sorting network, 4- and 16-way merge tournaments) and the v4
-# forward (v3's forward with v4's sort).
+# Regenerates the two generated PAV v2 shaders (unrolled sorting network and the
+# 4- and 16-way merge tournaments) from the templates beside this script. (The v4
+# forward is a variant of v3's: tools/variants.)
 #   tools/pav/regen.sh   (from the repository root or anywhere)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,5 +16,3 @@ src = open(os.path.join(here, "iso_template.wgsl")).read()
 src = src.replace("@MERGE4@", gm.gen(4)).replace("@MERGE16@", gm.gen(16))
 open(os.path.join(shaders, "softrank_pav_isotonic_v2.wgsl"), "w").write(src)
 PY
-python3 "$here/gen_v4.py" "$shaders/softrank_pav_forward_v3.wgsl" "$here/v4_template.wgsl" \
-    "$shaders/softrank_pav_forward_v4.wgsl"
