@@ -1,6 +1,7 @@
 //! conv2d kernels (forward, backward-data, backward-weight, bias) against the f64
 //! reference, the reference backward against finite differences, the tape, errors.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
@@ -297,24 +298,6 @@ fn backward_weight_matches_ref(v: Bw, cases: &[Case]) {
     }
 }
 
-macro_rules! forward_tests {
-    ($($name:ident: $v:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            forward_matches_ref($v, CASES);
-        }
-    )*};
-}
-
-macro_rules! backward_data_tests {
-    ($($name:ident: $v:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            backward_data_matches_ref($v, CASES);
-        }
-    )*};
-}
-
 /// Each backward-weight version also runs the longest reduction (the loop cap).
 macro_rules! backward_weight_tests {
     ($($name:ident: $v:expr;)*) => {$(
@@ -326,19 +309,19 @@ macro_rules! backward_weight_tests {
     )*};
 }
 
-forward_tests! {
-    conv2d_forward_v1_matches_ref: Fw::V1;
-    conv2d_forward_v2_matches_ref: Fw::V2;
-    conv2d_forward_v3_matches_ref: Fw::V3;
-    conv2d_forward_v4_matches_ref: Fw::V4;
-    conv2d_forward_auto_matches_ref: Fw::Auto;
+call_tests! {
+    conv2d_forward_v1_matches_ref: forward_matches_ref(Fw::V1, CASES);
+    conv2d_forward_v2_matches_ref: forward_matches_ref(Fw::V2, CASES);
+    conv2d_forward_v3_matches_ref: forward_matches_ref(Fw::V3, CASES);
+    conv2d_forward_v4_matches_ref: forward_matches_ref(Fw::V4, CASES);
+    conv2d_forward_auto_matches_ref: forward_matches_ref(Fw::Auto, CASES);
 }
 
-backward_data_tests! {
-    conv2d_backward_data_v1_matches_ref: Bd::V1;
-    conv2d_backward_data_v2_matches_ref: Bd::V2;
-    conv2d_backward_data_v4_matches_ref: Bd::V4;
-    conv2d_backward_data_auto_matches_ref: Bd::Auto;
+call_tests! {
+    conv2d_backward_data_v1_matches_ref: backward_data_matches_ref(Bd::V1, CASES);
+    conv2d_backward_data_v2_matches_ref: backward_data_matches_ref(Bd::V2, CASES);
+    conv2d_backward_data_v4_matches_ref: backward_data_matches_ref(Bd::V4, CASES);
+    conv2d_backward_data_auto_matches_ref: backward_data_matches_ref(Bd::Auto, CASES);
 }
 
 backward_weight_tests! {

@@ -1,6 +1,7 @@
 //! Elementwise kernels against the f64 reference, and the reference backward
 //! against finite differences.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -54,24 +55,15 @@ fn binary_matches_ref(op: BinaryOp, version: BinaryVersion) {
     }
 }
 
-macro_rules! binary_tests {
-    ($($name:ident: $op:expr, $v:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            binary_matches_ref($op, $v);
-        }
-    )*};
-}
-
-binary_tests! {
-    add_forward_v1_matches_ref: BinaryOp::Add, BinaryVersion::V1;
-    add_forward_v2_matches_ref: BinaryOp::Add, BinaryVersion::V2;
-    sub_forward_v1_matches_ref: BinaryOp::Sub, BinaryVersion::V1;
-    sub_forward_v2_matches_ref: BinaryOp::Sub, BinaryVersion::V2;
-    mul_forward_v1_matches_ref: BinaryOp::Mul, BinaryVersion::V1;
-    mul_forward_v2_matches_ref: BinaryOp::Mul, BinaryVersion::V2;
-    div_forward_v1_matches_ref: BinaryOp::Div, BinaryVersion::V1;
-    div_forward_v2_matches_ref: BinaryOp::Div, BinaryVersion::V2;
+call_tests! {
+    add_forward_v1_matches_ref: binary_matches_ref(BinaryOp::Add, BinaryVersion::V1);
+    add_forward_v2_matches_ref: binary_matches_ref(BinaryOp::Add, BinaryVersion::V2);
+    sub_forward_v1_matches_ref: binary_matches_ref(BinaryOp::Sub, BinaryVersion::V1);
+    sub_forward_v2_matches_ref: binary_matches_ref(BinaryOp::Sub, BinaryVersion::V2);
+    mul_forward_v1_matches_ref: binary_matches_ref(BinaryOp::Mul, BinaryVersion::V1);
+    mul_forward_v2_matches_ref: binary_matches_ref(BinaryOp::Mul, BinaryVersion::V2);
+    div_forward_v1_matches_ref: binary_matches_ref(BinaryOp::Div, BinaryVersion::V1);
+    div_forward_v2_matches_ref: binary_matches_ref(BinaryOp::Div, BinaryVersion::V2);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Batch norm and group norm against the f64 reference, forward and backward (through
 //! the tape), every kernel version; the reference backward against finite differences.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -173,30 +174,21 @@ fn bn_backward_matches_ref(version: NormVersion) {
     }
 }
 
-macro_rules! version_tests {
-    ($($name:ident: $f:ident, $v:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            $f($v);
-        }
-    )*};
-}
-
-version_tests! {
-    batch_norm_forward_v1_matches_ref: bn_forward_matches_ref, NormVersion::V1;
-    batch_norm_forward_v2_matches_ref: bn_forward_matches_ref, NormVersion::V2;
-    batch_norm_forward_v2narrow_matches_ref: bn_forward_matches_ref, NormVersion::V2Narrow;
-    batch_norm_forward_auto_matches_ref: bn_forward_matches_ref, NormVersion::Auto;
-    batch_norm_backward_v1_matches_ref: bn_backward_matches_ref, NormVersion::V1;
-    batch_norm_backward_v2_matches_ref: bn_backward_matches_ref, NormVersion::V2;
-    batch_norm_backward_v2narrow_matches_ref: bn_backward_matches_ref, NormVersion::V2Narrow;
-    batch_norm_backward_auto_matches_ref: bn_backward_matches_ref, NormVersion::Auto;
-    batch_norm_forward_v1_matches_ref_large: bn_large_forward, NormVersion::V1;
-    batch_norm_forward_v2_matches_ref_large: bn_large_forward, NormVersion::V2;
-    batch_norm_forward_v2narrow_matches_ref_large: bn_large_forward, NormVersion::V2Narrow;
-    batch_norm_backward_v1_matches_ref_large: bn_large_backward, NormVersion::V1;
-    batch_norm_backward_v2_matches_ref_large: bn_large_backward, NormVersion::V2;
-    batch_norm_backward_v2narrow_matches_ref_large: bn_large_backward, NormVersion::V2Narrow;
+call_tests! {
+    batch_norm_forward_v1_matches_ref: bn_forward_matches_ref(NormVersion::V1);
+    batch_norm_forward_v2_matches_ref: bn_forward_matches_ref(NormVersion::V2);
+    batch_norm_forward_v2narrow_matches_ref: bn_forward_matches_ref(NormVersion::V2Narrow);
+    batch_norm_forward_auto_matches_ref: bn_forward_matches_ref(NormVersion::Auto);
+    batch_norm_backward_v1_matches_ref: bn_backward_matches_ref(NormVersion::V1);
+    batch_norm_backward_v2_matches_ref: bn_backward_matches_ref(NormVersion::V2);
+    batch_norm_backward_v2narrow_matches_ref: bn_backward_matches_ref(NormVersion::V2Narrow);
+    batch_norm_backward_auto_matches_ref: bn_backward_matches_ref(NormVersion::Auto);
+    batch_norm_forward_v1_matches_ref_large: bn_large_forward(NormVersion::V1);
+    batch_norm_forward_v2_matches_ref_large: bn_large_forward(NormVersion::V2);
+    batch_norm_forward_v2narrow_matches_ref_large: bn_large_forward(NormVersion::V2Narrow);
+    batch_norm_backward_v1_matches_ref_large: bn_large_backward(NormVersion::V1);
+    batch_norm_backward_v2_matches_ref_large: bn_large_backward(NormVersion::V2);
+    batch_norm_backward_v2narrow_matches_ref_large: bn_large_backward(NormVersion::V2Narrow);
 }
 
 /// 401,408 values per channel: far past llvmpipe's 65,535 loop iterations if one
@@ -464,14 +456,14 @@ fn gn_large(version: NormVersion) {
     gn_case(version, GN_LARGE.0, GN_LARGE.1, 9);
 }
 
-version_tests! {
-    group_norm_forward_backward_v1_matches_ref: gn_matches_ref, NormVersion::V1;
-    group_norm_forward_backward_v2_matches_ref: gn_matches_ref, NormVersion::V2;
-    group_norm_forward_backward_v2narrow_matches_ref: gn_matches_ref, NormVersion::V2Narrow;
-    group_norm_forward_backward_auto_matches_ref: gn_matches_ref, NormVersion::Auto;
-    group_norm_forward_backward_v1_matches_ref_large: gn_large, NormVersion::V1;
-    group_norm_forward_backward_v2_matches_ref_large: gn_large, NormVersion::V2;
-    group_norm_forward_backward_v2narrow_matches_ref_large: gn_large, NormVersion::V2Narrow;
+call_tests! {
+    group_norm_forward_backward_v1_matches_ref: gn_matches_ref(NormVersion::V1);
+    group_norm_forward_backward_v2_matches_ref: gn_matches_ref(NormVersion::V2);
+    group_norm_forward_backward_v2narrow_matches_ref: gn_matches_ref(NormVersion::V2Narrow);
+    group_norm_forward_backward_auto_matches_ref: gn_matches_ref(NormVersion::Auto);
+    group_norm_forward_backward_v1_matches_ref_large: gn_large(NormVersion::V1);
+    group_norm_forward_backward_v2_matches_ref_large: gn_large(NormVersion::V2);
+    group_norm_forward_backward_v2narrow_matches_ref_large: gn_large(NormVersion::V2Narrow);
 }
 
 #[test]

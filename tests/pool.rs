@@ -1,6 +1,7 @@
 //! Pooling kernels against the f64 reference, forward and backward (through the
 //! tape); the reference backward against finite differences.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -9,31 +10,22 @@ use cprl::autograd::{self, gradcheck::assert_grad};
 use cprl::ops::pool::{self, GlobalPoolVersion, Pool2d, Pool2dVersion};
 use cprl::reference::pool as r;
 
-macro_rules! version_tests {
-    ($($name:ident: $f:ident, $v:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            $f($v);
-        }
-    )*};
-}
-
-version_tests! {
-    avg_pool2d_forward_v1_matches_ref: avg_forward_matches_ref, Pool2dVersion::V1;
-    avg_pool2d_forward_v2_matches_ref: avg_forward_matches_ref, Pool2dVersion::V2;
-    avg_pool2d_forward_v2narrow_matches_ref: avg_forward_matches_ref, Pool2dVersion::V2Narrow;
-    avg_pool2d_backward_v1_matches_ref: avg_backward_matches_ref, Pool2dVersion::V1;
-    avg_pool2d_backward_v2_matches_ref: avg_backward_matches_ref, Pool2dVersion::V2;
-    avg_pool2d_backward_v2narrow_matches_ref: avg_backward_matches_ref, Pool2dVersion::V2Narrow;
-    max_pool2d_forward_v1_matches_ref: max_forward_matches_ref, Pool2dVersion::V1;
-    max_pool2d_forward_v2_matches_ref: max_forward_matches_ref, Pool2dVersion::V2;
-    max_pool2d_forward_v2narrow_matches_ref: max_forward_matches_ref, Pool2dVersion::V2Narrow;
-    max_pool2d_forward_v1_matches_ref_ties: max_forward_matches_ref_ties, Pool2dVersion::V1;
-    max_pool2d_forward_v2_matches_ref_ties: max_forward_matches_ref_ties, Pool2dVersion::V2;
-    max_pool2d_forward_v2narrow_matches_ref_ties: max_forward_matches_ref_ties, Pool2dVersion::V2Narrow;
-    max_pool2d_backward_v1_matches_ref: max_backward_matches_ref, Pool2dVersion::V1;
-    max_pool2d_backward_v2_matches_ref: max_backward_matches_ref, Pool2dVersion::V2;
-    max_pool2d_backward_v2narrow_matches_ref: max_backward_matches_ref, Pool2dVersion::V2Narrow;
+call_tests! {
+    avg_pool2d_forward_v1_matches_ref: avg_forward_matches_ref(Pool2dVersion::V1);
+    avg_pool2d_forward_v2_matches_ref: avg_forward_matches_ref(Pool2dVersion::V2);
+    avg_pool2d_forward_v2narrow_matches_ref: avg_forward_matches_ref(Pool2dVersion::V2Narrow);
+    avg_pool2d_backward_v1_matches_ref: avg_backward_matches_ref(Pool2dVersion::V1);
+    avg_pool2d_backward_v2_matches_ref: avg_backward_matches_ref(Pool2dVersion::V2);
+    avg_pool2d_backward_v2narrow_matches_ref: avg_backward_matches_ref(Pool2dVersion::V2Narrow);
+    max_pool2d_forward_v1_matches_ref: max_forward_matches_ref(Pool2dVersion::V1);
+    max_pool2d_forward_v2_matches_ref: max_forward_matches_ref(Pool2dVersion::V2);
+    max_pool2d_forward_v2narrow_matches_ref: max_forward_matches_ref(Pool2dVersion::V2Narrow);
+    max_pool2d_forward_v1_matches_ref_ties: max_forward_matches_ref_ties(Pool2dVersion::V1);
+    max_pool2d_forward_v2_matches_ref_ties: max_forward_matches_ref_ties(Pool2dVersion::V2);
+    max_pool2d_forward_v2narrow_matches_ref_ties: max_forward_matches_ref_ties(Pool2dVersion::V2Narrow);
+    max_pool2d_backward_v1_matches_ref: max_backward_matches_ref(Pool2dVersion::V1);
+    max_pool2d_backward_v2_matches_ref: max_backward_matches_ref(Pool2dVersion::V2);
+    max_pool2d_backward_v2narrow_matches_ref: max_backward_matches_ref(Pool2dVersion::V2Narrow);
 }
 
 fn geo(kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2], count_include_pad: bool) -> Pool2d {
@@ -342,13 +334,13 @@ fn global_backward_matches_ref(version: GlobalPoolVersion) {
     }
 }
 
-version_tests! {
-    global_avg_pool_forward_v1_matches_ref: global_forward_matches_ref, GlobalPoolVersion::V1;
-    global_avg_pool_forward_v2_matches_ref: global_forward_matches_ref, GlobalPoolVersion::V2;
-    global_avg_pool_forward_v2narrow_matches_ref: global_forward_matches_ref, GlobalPoolVersion::V2Narrow;
-    global_avg_pool_backward_v1_matches_ref: global_backward_matches_ref, GlobalPoolVersion::V1;
-    global_avg_pool_backward_v2_matches_ref: global_backward_matches_ref, GlobalPoolVersion::V2;
-    global_avg_pool_backward_v2narrow_matches_ref: global_backward_matches_ref, GlobalPoolVersion::V2Narrow;
+call_tests! {
+    global_avg_pool_forward_v1_matches_ref: global_forward_matches_ref(GlobalPoolVersion::V1);
+    global_avg_pool_forward_v2_matches_ref: global_forward_matches_ref(GlobalPoolVersion::V2);
+    global_avg_pool_forward_v2narrow_matches_ref: global_forward_matches_ref(GlobalPoolVersion::V2Narrow);
+    global_avg_pool_backward_v1_matches_ref: global_backward_matches_ref(GlobalPoolVersion::V1);
+    global_avg_pool_backward_v2_matches_ref: global_backward_matches_ref(GlobalPoolVersion::V2);
+    global_avg_pool_backward_v2narrow_matches_ref: global_backward_matches_ref(GlobalPoolVersion::V2Narrow);
 }
 
 #[test]

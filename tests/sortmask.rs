@@ -1,6 +1,7 @@
 //! SortMask against the f64 reference (pairwise and bitonic-network ranks), gradients
 //! through the tape, the reference backward against finite differences, hand cases.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -92,26 +93,17 @@ fn run_case(method: Method, version: SortMaskVersion, check_grads: bool) {
     }
 }
 
-macro_rules! version_tests {
-    ($($name:ident: $method:expr, $v:expr, $grads:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            run_case($method, $v, $grads);
-        }
-    )*};
-}
-
-version_tests! {
-    sortmask_forward_v1_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V1, false;
-    sortmask_backward_v1_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V1, true;
-    sortmask_backward_v1_matches_ref_network: BITONIC, SortMaskVersion::V1, true;
-    sortmask_forward_v2_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V2, false;
-    sortmask_backward_v2_matches_ref_pairwise: Method::Pairwise, SortMaskVersion::V2, true;
-    sortmask_backward_v2_matches_ref_network: BITONIC, SortMaskVersion::V2, true;
-    sortmask_backward_auto_matches_ref_network: BITONIC, SortMaskVersion::Auto, true;
-    sortmask_backward_v1_matches_ref_pav: PAV, SortMaskVersion::V1, true;
-    sortmask_backward_v2_matches_ref_pav: PAV, SortMaskVersion::V2, true;
-    sortmask_backward_auto_matches_ref_pav: PAV, SortMaskVersion::Auto, true;
+call_tests! {
+    sortmask_forward_v1_matches_ref_pairwise: run_case(Method::Pairwise, SortMaskVersion::V1, false);
+    sortmask_backward_v1_matches_ref_pairwise: run_case(Method::Pairwise, SortMaskVersion::V1, true);
+    sortmask_backward_v1_matches_ref_network: run_case(BITONIC, SortMaskVersion::V1, true);
+    sortmask_forward_v2_matches_ref_pairwise: run_case(Method::Pairwise, SortMaskVersion::V2, false);
+    sortmask_backward_v2_matches_ref_pairwise: run_case(Method::Pairwise, SortMaskVersion::V2, true);
+    sortmask_backward_v2_matches_ref_network: run_case(BITONIC, SortMaskVersion::V2, true);
+    sortmask_backward_auto_matches_ref_network: run_case(BITONIC, SortMaskVersion::Auto, true);
+    sortmask_backward_v1_matches_ref_pav: run_case(PAV, SortMaskVersion::V1, true);
+    sortmask_backward_v2_matches_ref_pav: run_case(PAV, SortMaskVersion::V2, true);
+    sortmask_backward_auto_matches_ref_pav: run_case(PAV, SortMaskVersion::Auto, true);
 }
 
 #[test]

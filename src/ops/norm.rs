@@ -232,6 +232,20 @@ struct PlaneSumParams {
     _pad: [u32; 2],
 }
 
+impl PlaneSumParams {
+    fn new(geo: &Geo, steps: usize, slots: usize) -> Self {
+        PlaneSumParams {
+            hw4: (geo.hw / 4) as u32,
+            planes: geo.planes() as u32,
+            c: geo.c as u32,
+            n: geo.n as u32,
+            steps: steps as u32,
+            slots: slots as u32,
+            _pad: [0; 2],
+        }
+    }
+}
+
 /// Launch shape of the plane-grid (V2) kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Lanes {
@@ -329,15 +343,7 @@ fn stats(x: &Tensor, geo: &Geo, grouping: Grouping, lanes: Option<Lanes>) -> Res
         && grouping.planes_per_set(geo) * slots <= MAX_PARTS
     {
         let parts = Tensor::empty(gpu, &[geo.planes() * slots, 4])?;
-        let p = PlaneSumParams {
-            hw4: (geo.hw / 4) as u32,
-            planes: geo.planes() as u32,
-            c: geo.c as u32,
-            n: geo.n as u32,
-            steps: steps as u32,
-            slots: slots as u32,
-            _pad: [0; 2],
-        };
+        let p = PlaneSumParams::new(geo, steps, slots);
         gpu.launch(Launch {
             kernel: &STATS_V2,
             entry: "main",
@@ -378,15 +384,7 @@ fn backward_sums(
         && grouping.planes_per_set(geo) * slots <= MAX_PARTS
     {
         let parts = Tensor::empty(gpu, &[geo.planes() * slots, 2])?;
-        let p = PlaneSumParams {
-            hw4: (geo.hw / 4) as u32,
-            planes: geo.planes() as u32,
-            c: geo.c as u32,
-            n: geo.n as u32,
-            steps: steps as u32,
-            slots: slots as u32,
-            _pad: [0; 2],
-        };
+        let p = PlaneSumParams::new(geo, steps, slots);
         gpu.launch(Launch {
             kernel: &BACKWARD_SUMS_V2,
             entry: "main",

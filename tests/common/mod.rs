@@ -104,3 +104,14 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
 pub fn assert_tensor(what: &str, t: &Tensor, want: &[f64], atol: f64, rtol: f64) {
     assert_close(what, &t.to_vec().unwrap(), want, atol, rtol);
 }
+
+/// One `#[test]` per line, each calling a check: `name: check(arguments);`.
+#[allow(unused_macros)]
+macro_rules! call_tests {
+    ($($name:ident: $check:ident($($arg:expr),* $(,)?);)*) => {$(
+        #[test]
+        fn $name() {
+            $check($($arg),*);
+        }
+    )*};
+}
