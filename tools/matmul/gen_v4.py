@@ -1,4 +1,6 @@
 import sys
+# The helpers shared with matmul_v2 (fma4, loads, stores).
+helpers = open(__import__('os').path.join(__import__('os').path.dirname(__file__), 'helpers.txt')).read().replace('{{', '{').replace('}}', '}')
 CV = 2   # vec4 column groups per lane (the second only when WIDE)
 C = 4 * CV
 NB = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -70,121 +72,9 @@ override BIAS: u32 = 0u;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out4: array<vec4<f32>>;
 
-// acc + x.x b0 + x.y b1 + x.z b2 + x.w b3: one A row (x = its values at k .. k+3)
-// times a B block (b_t = 4 columns at k + t).
-fn fma4(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>,
-        b3: vec4<f32>) -> vec4<f32> {{
-    return fma(vec4(x.w), b3, fma(vec4(x.z), b2, fma(vec4(x.y), b1, fma(vec4(x.x), b0, acc))));
-}}
-
-// a at o, o + s, o + 2s, o + 3s; those at or past `valid` (in steps) read as 0.
-fn load_a(o: u32, s: u32, valid: u32) -> vec4<f32> {{
-    return vec4(a[o], select(0.0, a[o + s], valid > 1u), select(0.0, a[o + 2u * s], valid > 2u),
-                select(0.0, a[o + 3u * s], valid > 3u));
-}}
-
-fn load_b(o: u32, s: u32, valid: u32) -> vec4<f32> {{
-    return vec4(b[o], select(0.0, b[o + s], valid > 1u), select(0.0, b[o + 2u * s], valid > 2u),
-                select(0.0, b[o + 3u * s], valid > 3u));
-}}
-
-fn transpose4(q0: vec4<f32>, q1: vec4<f32>, q2: vec4<f32>, q3: vec4<f32>) -> mat4x4<f32> {{
-    return mat4x4(vec4(q0.x, q1.x, q2.x, q3.x), vec4(q0.y, q1.y, q2.y, q3.y),
-                  vec4(q0.z, q1.z, q2.z, q3.z), vec4(q0.w, q1.w, q2.w, q3.w));
-}}
-
-// The 4x4 block of A at rows r .. r+3 and k .. k+3: column i = row r + i. Rows past m
-// are clamped (r itself is clamped by the caller so that VA reads stay inside A).
-fn a_block(a0: u32, r: u32, kk: u32, valid: u32) -> mat4x4<f32> {{
-    let last = p.m - 1u;
-    if (TA) {{
-        // a[k, m]: load 4 rows of k, each 4 consecutive m, then transpose.
-        let o = a0 + kk * p.m;
-        if (VA) {{
-            let q0 = a4[(o + r) / 4u];
-            let q1 = select(vec4(0.0), a4[(o + p.m + r) / 4u], valid > 1u);
-            let q2 = select(vec4(0.0), a4[(o + 2u * p.m + r) / 4u], valid > 2u);
-            let q3 = select(vec4(0.0), a4[(o + 3u * p.m + r) / 4u], valid > 3u);
-            return transpose4(q0, q1, q2, q3);
-        }}
-        return mat4x4(load_a(o + r, p.m, valid), load_a(o + min(r + 1u, last), p.m, valid),
-                      load_a(o + min(r + 2u, last), p.m, valid), load_a(o + min(r + 3u, last), p.m, valid));
-    }}
-    if (VA) {{
-        // rows of k values, a multiple of 4 long: no tail.
-        let o = (a0 + kk) / 4u;
-        let s = p.k / 4u;
-        return mat4x4(a4[o + r * s], a4[o + min(r + 1u, last) * s], a4[o + min(r + 2u, last) * s],
-                      a4[o + min(r + 3u, last) * s]);
-    }}
-    let o = a0 + kk;
-    return mat4x4(load_a(o + r * p.k, 1u, valid), load_a(o + min(r + 1u, last) * p.k, 1u, valid),
-                  load_a(o + min(r + 2u, last) * p.k, 1u, valid),
-                  load_a(o + min(r + 3u, last) * p.k, 1u, valid));
-}}
-
-// The 4x4 block of B at columns c .. c+3 (clamped like rows of A) and k .. k+3:
-// column t = the 4 columns at k + t.
-fn b_block(b0: u32, c: u32, kk: u32, valid: u32) -> mat4x4<f32> {{
-    let last = p.n - 1u;
-    if (TB) {{
-        // b[n, k]: load each column along k, then transpose to rows of k.
-        if (VB) {{
-            let o = (b0 + kk) / 4u;
-            let s = p.k / 4u;
-            return transpose4(b4[o + c * s], b4[o + min(c + 1u, last) * s], b4[o + min(c + 2u, last) * s],
-                              b4[o + min(c + 3u, last) * s]);
-        }}
-        let o = b0 + kk;
-        return transpose4(load_b(o + c * p.k, 1u, valid), load_b(o + min(c + 1u, last) * p.k, 1u, valid),
-                          load_b(o + min(c + 2u, last) * p.k, 1u, valid),
-                          load_b(o + min(c + 3u, last) * p.k, 1u, valid));
-    }}
-    let o = b0 + kk * p.n;
-    if (VB) {{
-        return mat4x4(b4[(o + c) / 4u], select(vec4(0.0), b4[(o + p.n + c) / 4u], valid > 1u),
-                      select(vec4(0.0), b4[(o + 2u * p.n + c) / 4u], valid > 2u),
-                      select(vec4(0.0), b4[(o + 3u * p.n + c) / 4u], valid > 3u));
-    }}
-    let c1 = min(c + 1u, last);
-    let c2 = min(c + 2u, last);
-    let c3 = min(c + 3u, last);
-    return transpose4(load_b(o + c, p.n, valid), load_b(o + c1, p.n, valid), load_b(o + c2, p.n, valid),
-                      load_b(o + c3, p.n, valid));
-}}
-
-// The bias of a row (BIAS 2) for all 4 columns, else 0.
-fn row_bias(row: u32) -> vec4<f32> {{
-    if (BIAS == 2u) {{
-        return vec4(bias[min(row, p.m - 1u)]);
-    }}
-    return vec4(0.0);
-}}
-
-// Stores 4 columns from `col` of row `row` at `base` (the batch entry's or the K
-// chunk's matrix), clipped to the matrix.
-fn store4(base: u32, row: u32, col: u32, v: vec4<f32>) {{
-    if (row >= p.m || col >= p.n) {{
-        return;
-    }}
-    let o = base + row * p.n + col;
-    if (VC) {{
-        out4[o / 4u] = v;
-        return;
-    }}
-    out[o] = v.x;
-    if (col + 1u < p.n) {{
-        out[o + 1u] = v.y;
-    }}
-    if (col + 2u < p.n) {{
-        out[o + 2u] = v.z;
-    }}
-    if (col + 3u < p.n) {{
-        out[o + 3u] = v.w;
-    }}
-}}
-
-@compute @workgroup_size(WG)
+''')
+w(helpers)
+w(f'''@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32,
         @builtin(subgroup_invocation_id) sg_lane: u32) {{
