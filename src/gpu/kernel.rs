@@ -80,7 +80,7 @@ pub fn grid_1d(n: u64) -> [u32; 3] {
 /// The kernel's WGSL: the built-in copy, or `$CPRL_SHADER_DIR/<name>.wgsl` where that
 /// variable is set and the file exists, so that a kernel can be edited and measured on
 /// another machine without rebuilding the program (a developer aid; tests never set it).
-fn shader_source(k: &Kernel) -> Result<std::borrow::Cow<'static, str>> {
+pub(crate) fn shader_source(k: &Kernel) -> Result<std::borrow::Cow<'static, str>> {
     if let Some(dir) = std::env::var_os("CPRL_SHADER_DIR") {
         let path = std::path::Path::new(&dir).join(format!("{}.wgsl", k.name));
         if path.exists() {

@@ -14,6 +14,7 @@ mod pool;
 mod timing;
 
 pub use adapter::{AdapterChoice, DeviceSummary};
+pub(crate) use kernel::shader_source;
 pub use kernel::{Arg, Kernel, Launch, grid_1d};
 pub use pool::{Buf, PoolStats};
 

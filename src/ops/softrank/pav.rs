@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use super::{Order, Regularization};
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Buf, Gpu, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Buf, Gpu, Kernel, Launch, grid_1d, shader_source};
 use crate::kernel;
 use crate::ops::tune;
 use crate::tensor::Tensor;
@@ -566,13 +566,15 @@ fn v3_kernel(base: &'static Kernel, c: usize) -> Result<&'static Kernel> {
         return Ok(k);
     }
     const DECL: &str = "const CMAX: u32 = 16u;";
-    if !base.source.contains(DECL) {
+    // The base's source as the device layer reads it (so CPRL_SHADER_DIR reaches it).
+    let source = shader_source(base)?;
+    if !source.contains(DECL) {
         return Err(Error::Invalid(format!("{} lacks `{DECL}`", base.name)));
     }
     let k: &'static Kernel = Box::leak(Box::new(Kernel {
         name: Box::leak(format!("{}_c{c}", base.name).into_boxed_str()),
         source: Box::leak(
-            base.source
+            source
                 .replace(DECL, &format!("const CMAX: u32 = {c}u;"))
                 .into_boxed_str(),
         ),
