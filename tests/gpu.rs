@@ -223,18 +223,20 @@ fn autotuning_picks_the_fastest_and_gives_up_early_on_far_slower_candidates() {
         println!("CPRL_TUNE=off: measuring is switched off, nothing to check");
         return;
     }
-    let gpu = gpu();
-    // 'fast' sleeps 2 ms a run, 'medium' 6 ms, 'slow' 1.2 s: over 4 x 2 ms + 0.5 s, so
-    // it is dropped after its warm-up run and one confirming run instead of being timed
-    // 3-5 times more.
+    // A device of its own: the tuner syncs after every run, and the shared device's
+    // lock can be held for seconds by the other tests' kernels on a CPU driver.
+    let gpu = Gpu::new().unwrap();
+    // 'fast' sleeps 5 ms a run, 'medium' 50 ms (margins far above a loaded machine's
+    // wake-up jitter), 'slow' 1.5 s: over 4 x 50 ms + 0.5 s, so it is dropped after its
+    // warm-up run and one confirming run instead of being timed 3-5 times more.
     let mut runs = std::collections::HashMap::<&str, usize>::new();
     let key = format!("test-{}", base_seed());
     let chosen = cprl::ops::tune::choose(&gpu, "tune_test", &key, &["medium", "fast", "slow"], |c| {
         *runs.entry(c).or_default() += 1;
         let ms = match c {
-            "fast" => 2,
-            "medium" => 6,
-            _ => 1200,
+            "fast" => 5,
+            "medium" => 50,
+            _ => 1500,
         };
         std::thread::sleep(std::time::Duration::from_millis(ms));
         Ok(())
