@@ -7,6 +7,7 @@
 //! reference of every op, which the tests and the benchmark hold the kernels to).
 
 pub mod autograd;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod nn;
