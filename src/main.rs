@@ -16,6 +16,8 @@ struct Args {
 enum Command {
     /// Show the adapter, its limits and features, and prove it runs a kernel.
     Doctor(cli::doctor::DoctorArgs),
+    /// Build the synthetic set or check a dataset's label file.
+    Data(cli::data::DataArgs),
     /// Train the small CNN on a built-in synthetic task and print the falling loss.
     TinyTrain(cli::tiny_train::TinyTrainArgs),
 }
@@ -24,6 +26,7 @@ fn main() {
     let args = Args::parse();
     let result = match args.command {
         Command::Doctor(a) => cli::doctor::run(&a),
+        Command::Data(a) => cli::data::run(&a),
         Command::TinyTrain(a) => cli::tiny_train::run(&a),
     };
     if let Err(e) = result {

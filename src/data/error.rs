@@ -43,6 +43,28 @@ pub enum DataError {
     /// An image that cannot be decoded or is too large.
     #[error("{}: {why}", path.display())]
     Image { path: PathBuf, why: String },
+    /// A file kind or content that cprl cannot read (with what to do instead).
+    #[error("{}: {why}", file.display())]
+    Unsupported { file: PathBuf, why: String },
+    /// A split file that has no split of the requested index.
+    #[error("{}: no split `{index}` (the file has: {})", file.display(), available.join(", "))]
+    NoSuchSplit {
+        file: PathBuf,
+        index: String,
+        available: Vec<String>,
+    },
+    /// A split file that names a row the label file does not have.
+    #[error(
+        "{}: split {split}, part `{part}`: row index {index} is out of range (the labels have {rows} rows, 0..{rows})",
+        file.display()
+    )]
+    BadSplitIndex {
+        file: PathBuf,
+        split: String,
+        part: String,
+        index: i64,
+        rows: usize,
+    },
     /// Anything else, said in words.
     #[error("{0}")]
     Invalid(String),

@@ -7,11 +7,15 @@
 
 use std::path::PathBuf;
 
+pub mod check;
 pub mod crop;
 pub mod decode;
 pub mod error;
+pub mod formats;
 pub mod loader;
 pub mod rng;
+pub mod split;
+pub mod synth;
 
 pub use decode::{DecodeLimits, decode_rgb};
 pub use error::{DataError, DataResult};
@@ -19,7 +23,8 @@ pub use loader::{Batch, CpuBatch, Loader, LoaderConfig, Mode};
 pub use rng::SplitMix64;
 
 /// Which part of a dataset an image belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Split {
     Train,
     Val,
