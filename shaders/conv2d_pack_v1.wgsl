@@ -2,7 +2,7 @@
 // lanes load 4 consecutive output channels of one (tap, input channel) row as a vec4.
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes and groups; og_pad and cg_pad are the
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes and groups; og_pad and cg_pad are the
 //     padded channel counts of the packed rows and columns; total = elements of out
 //   1 storage read       w: array<f32>, [O, C/groups, KH, KW]
 //   2 storage read       bias: array<f32>, [O] (read only when HAS_BIAS = 1)
