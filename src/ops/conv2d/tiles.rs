@@ -17,6 +17,9 @@ pub(super) enum PackMode {
     Forward = 0,
     /// MODE 1: [G, KH*KW, og_pad, cg_pad] (input channels fastest), no bias.
     BackwardData = 1,
+    /// MODE 2: [O, 32], each output channel's Cg*KH*KW (<= 32) weights in w's order,
+    /// zero padded (backward-data V5 and V6); og_pad and cg_pad are unused.
+    SmallChannels = 2,
 }
 
 /// Repacks w (and, for the forward, the bias) for the implicit-GEMM kernels
@@ -33,6 +36,7 @@ pub(super) fn pack_weight(
     let len = match mode {
         PackMode::Forward => (groups * geo.taps() * cg_pad + groups) * og_pad,
         PackMode::BackwardData => groups * geo.taps() * og_pad * cg_pad,
+        PackMode::SmallChannels => geo.o * 32,
     };
     let out = Tensor::empty(w.gpu(), &[len])?;
     let mut params = geo.params(len);

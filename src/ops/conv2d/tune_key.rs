@@ -1,5 +1,6 @@
 //! What an automatic choice of version measures: the tuning key and the candidates.
 
+use super::backward_data::{small_channels_fit, small_dy_aligned};
 use super::geometry::Geom;
 use super::subgroups_fit;
 use crate::gpu::Gpu;
@@ -22,6 +23,19 @@ pub(super) fn tune_key(geo: &Geom) -> String {
         p.padding,
         p.dilation,
         b(p.groups)
+    )
+}
+
+/// The tuning key of backward-data: `tune_key` plus what decides whether V5 and V6
+/// apply (`small`) and which loads and stores they use (`dy4`: own dy columns as
+/// aligned vec4s; `dx4`: dx rows as vec4s), none of which the buckets determine.
+pub(super) fn backward_data_key(geo: &Geom) -> String {
+    format!(
+        "{} small{} dy4{} dx4{}",
+        tune_key(geo),
+        small_channels_fit(geo) as u8,
+        small_dy_aligned(geo) as u8,
+        geo.w.is_multiple_of(4) as u8
     )
 }
 
