@@ -57,8 +57,13 @@ pub fn conv2d_backward_data(
             use Conv2dBackwardData as B;
             let mut cands = candidates(gpu, geo.cg, B::V1, B::V2, None, B::V4);
             // The small-channel versions first (the default with tuning off) where they
-            // apply: V6 where subgroups fit, V5 everywhere.
+            // apply: V6 where subgroups fit, V5 everywhere. V1 is then left out on CPU
+            // adapters: 100x slower than V6 there, its two tuning runs would cost the
+            // image layer ~20 s (benches/NOTES.md, conv2d).
             if small_channels_fit(&geo) {
+                if gpu.is_cpu() {
+                    cands.retain(|&v| v != B::V1);
+                }
                 cands.insert(0, B::V5);
                 if subgroups_fit(gpu) {
                     cands.insert(0, B::V6);

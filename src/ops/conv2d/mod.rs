@@ -20,7 +20,8 @@
 //! - backward_data V1: one input element per invocation, gathering over (o, kh, kw).
 //! - backward_data V2 / V4: as forward V2 / V4 over dy, one launch per residue class
 //!   (ih % sh, iw % sw) of the input pixels: within a class the same taps contribute.
-//! - backward_data V5 / V6, for few input channels (the image layer's dx, for attacks):
+//! - backward_data V5 / V6, for few input channels (the image layer's dx, for attacks;
+//!   2.7 -> 29 GFLOP/s cpu-normalised on L1, see benches/NOTES.md):
 //!   every input channel of a group (Cg <= 4) for a tile of SH*2 x SW*4 input pixels
 //!   per invocation; per output channel one patch of dy (4 own columns as a vec4) and
 //!   the channel's Cg*KH*KW weights, the tap pattern of each pixel fixed by override
@@ -33,14 +34,15 @@
 //!   channels per invocation, per chunk of 1024 output pixels taken 4 at a time (dy
 //!   loaded as vec4 over pixels); V4 broadcasts dy across the subgroup.
 //! - The bias gradient: `reduce::sum_axes` over (N, OH, OW).
-//! - `conv2d_pack_v1`: the weight (and bias) repacking that V2, V3 and V4 read.
+//! - `conv2d_pack_v1`: the weight (and bias) repacking that V2 to V6 read.
 //!
 //! `Auto` (the default of every pass) asks `ops::tune::choose` to time the applicable
 //! versions once per bucketed shape key on the adapter: V4 needs subgroups of 8 to 64
 //! lanes (`subgroups_fit`); V3 is only tried on GPUs (workgroup tiling is the slowest
 //! style on CPU drivers); V1 only when a group has fewer than 8 channels (the tiles of
 //! V2 and V4 would be mostly padding, e.g. depthwise); backward-data puts V6 (where
-//! subgroups fit) and V5 in front where they apply, and its key records that. With
+//! subgroups fit) and V5 in front where they apply (and then leaves V1 out on CPU
+//! adapters), and its key records that they apply and how they load and store. With
 //! `CPRL_TUNE=off` the first candidate runs: V3 (forward) on GPUs, else V6/V5
 //! (backward-data, where they apply), else V4 where subgroups fit, else V2. Every
 //! version meets the same tolerance (tests/conv2d.rs), so the choice changes speed only.
