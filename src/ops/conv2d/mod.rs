@@ -21,7 +21,7 @@
 //! - backward_data V2 / V4: as forward V2 / V4 over dy, one launch per residue class
 //!   (ih % sh, iw % sw) of the input pixels: within a class the same taps contribute.
 //! - backward_data V5 / V6, for few input channels (the image layer's dx, for attacks;
-//!   2.7 -> 29 GFLOP/s cpu-normalised on L1, see benches/NOTES.md):
+//!   L1 at 29 GFLOP/s against 3.2 with V4 and 16 for its forward, benches/NOTES.md):
 //!   every input channel of a group (Cg <= 4) for a tile of SH*2 x SW*4 input pixels
 //!   per invocation; per output channel one patch of dy (4 own columns as a vec4) and
 //!   the channel's Cg*KH*KW weights, the tap pattern of each pixel fixed by override
