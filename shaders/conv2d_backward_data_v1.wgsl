@@ -2,7 +2,7 @@
 // conv2d_backward_data_ref written as a gather (no atomics).
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes, stride, padding, dilation, groups;
 //     total = N*C*H*W
 //   1 storage read       dy: array<f32>, [N, O, OH, OW]
 //   2 storage read       w: array<f32>, [O, C/groups, KH, KW]

@@ -2,7 +2,7 @@
 // subgroups (the style of conv2d_forward_v2).
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes, stride, padding, dilation, groups;
 //     (rh, rw) = the residue class (ih % sh, iw % sw) of this launch, cls_h x cls_w its
 //     rows and columns, total = N * cls_h * cls_w (its input pixels); cg_pad = Cg
 //     rounded up to the channel tile (32 * H), og_pad = Og rounded up to 4; the taps of

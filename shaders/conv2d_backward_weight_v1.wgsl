@@ -2,7 +2,7 @@
 // conv2d_backward_weight_ref, with the reduction over N*OH*OW cut into chunks.
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes, stride, padding, dilation, groups;
 //     chunk = output pixels (over n, oh, ow) per chunk, n_chunks = ceil(N*OH*OW / chunk),
 //     total = n_chunks * O*Cg*KH*KW
 //   1 storage read       dy: array<f32>, [N, O, OH, OW]

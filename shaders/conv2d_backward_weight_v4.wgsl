@@ -4,7 +4,7 @@
 // tools/variants/conv2d_backward_weight_v4.variant: edit those, then run tools/variants/regen.sh.
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes, stride, padding, dilation, groups;
 //     chunk = output pixels (over n, oh, ow; a multiple of 4) per chunk, n_chunks,
 //     og_pad = Og rounded up to the channel tile (32 * H), cg_pad = Cg rounded up to R
 //   1 storage read       dy: array<f32>, [N, O, OH, OW]

@@ -1,7 +1,7 @@
 // conv2d_forward_v1: direct convolution, the naive port of conv2d_forward_ref.
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes, stride, padding, dilation, groups;
 //     total = N*O*OH*OW
 //   1 storage read       x: array<f32>, [N, C, H, W]
 //   2 storage read       w: array<f32>, [O, C/groups, KH, KW]

@@ -4,7 +4,7 @@
 // tools/variants/conv2d_forward_v4.variant: edit those, then run tools/variants/regen.sh.
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes, stride, padding, dilation, groups;
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes, stride, padding, dilation, groups;
 //     total = N*OH*OW (output pixels), og_pad = Og rounded up to the channel tile
 //     (32 * H), cg_pad = Cg rounded up to 4
 //   1 storage read       x: array<f32>, [N, C, H, W]

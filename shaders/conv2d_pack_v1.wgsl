@@ -2,7 +2,7 @@
 // lanes load 4 consecutive output channels of one (tap, input channel) row as a vec4.
 //
 // bindings
-//   0 uniform Params (see ops/conv2d.rs): sizes and groups; og_pad and cg_pad are the
+//   0 uniform Params (see ops/conv2d/geometry.rs): sizes and groups; og_pad and cg_pad are the
 //     padded channel counts of the packed rows and columns; total = elements of out
 //   1 storage read       w: array<f32>, [O, C/groups, KH, KW]
 //   2 storage read       bias: array<f32>, [O] (read only when HAS_BIAS = 1)
@@ -10,6 +10,8 @@
 //     MODE 0 (forward): [G, KH*KW, cg_pad, og_pad], out[g, t, ci, ol] = w[g*Og + ol, ci, t],
 //       then G bias rows [G, og_pad] (zeros without a bias)
 //     MODE 1 (backward-data): [G, KH*KW, og_pad, cg_pad], out[g, t, ol, ci] = w[g*Og + ol, ci, t]
+//     MODE 2 (small-channel backward-data): [O, 32], out[o, e] = w[o, e] for e < Cg*KH*KW
+//       (the caller keeps Cg*KH*KW <= 32)
 // One invocation per element of out. WG 256: one-dimensional, fewest workgroups.
 
 struct Params {
@@ -39,6 +41,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         return;
     }
     let taps = p.kh * p.kw;
+    if (MODE == 2u) {
+        let row = p.cg * taps;
+        let e = i % 32u;
+        out[i] = select(0.0, w[select(0u, i / 32u * row + e, e < row)], e < row);
+        return;
+    }
     // (rows, cols) of one tap's block: (ci, ol) for MODE 0, (ol, ci) for MODE 1.
     var rows = p.cg_pad;
     var cols = p.og_pad;

@@ -148,6 +148,90 @@ const LONGEST: Case = Case {
     bias: true,
 };
 
+/// Shapes that backward-data V5 and V6 run with their own kernels (few input channels
+/// per group, strides 1 or 2, kernel spans up to 3): every override path of the
+/// generated shader (strides, padding residues, dilation, vec4 dy loads and dx stores or
+/// not, groups) and the tile edges.
+const SMALL_CASES: &[Case] = &[
+    Case {
+        what: "image layer, odd sizes, stride 2, padding 1",
+        x: [2, 3, 13, 11],
+        w: [5, 3, 3, 3],
+        p: params((2, 2), (1, 1), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "size-1 dims: 1x1 image, one channel each, 3x3 padding 1",
+        x: [1, 1, 1, 1],
+        w: [1, 1, 3, 3],
+        p: params((1, 1), (1, 1), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "one input row, 1x3 kernel, strides (1, 2)",
+        x: [2, 2, 1, 9],
+        w: [3, 2, 1, 3],
+        p: params((1, 2), (0, 1), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "stride 1, padding 1, W % 4 == 0 (vec4 stores), odd Og",
+        x: [2, 3, 10, 12],
+        w: [7, 3, 3, 3],
+        p: params((1, 1), (1, 1), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "2x2 dilation 2, stride 2, no padding, Cg 4",
+        x: [1, 4, 9, 7],
+        w: [3, 4, 2, 2],
+        p: params((2, 2), (0, 0), (2, 2), 1),
+        bias: false,
+    },
+    Case {
+        what: "2x3 kernel, strides (2, 1), padding (1, 2)",
+        x: [3, 2, 11, 16],
+        w: [6, 2, 2, 3],
+        p: params((2, 1), (1, 2), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "stride 2, no padding, OW % 4 == 0 (vec4 dy loads), odd W",
+        x: [2, 3, 17, 17],
+        w: [4, 3, 3, 3],
+        p: params((2, 2), (0, 0), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "padding 3 > kernel, stride 2",
+        x: [1, 2, 5, 6],
+        w: [2, 2, 3, 3],
+        p: params((2, 2), (3, 3), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "groups 3 (one channel each), multiplier 2, stride 2",
+        x: [2, 3, 10, 9],
+        w: [6, 1, 3, 3],
+        p: params((2, 2), (1, 1), (1, 1), 3),
+        bias: false,
+    },
+    Case {
+        what: "1024 output channels (the loop over them)",
+        x: [1, 3, 20, 20],
+        w: [1024, 3, 3, 3],
+        p: params((1, 1), (1, 1), (1, 1), 1),
+        bias: false,
+    },
+    Case {
+        what: "large: the CNN's first layer at N=4, 3->32, 224x224, 3x3 s2",
+        x: [4, 3, 224, 224],
+        w: [32, 3, 3, 3],
+        p: params((2, 2), (1, 1), (1, 1), 1),
+        bias: false,
+    },
+];
+
 /// Inputs of a case (fixed salts, so every version sees the same values) and the
 /// reference results, computed once per test binary.
 struct Data {
@@ -247,7 +331,7 @@ fn forward_matches_ref(v: Fw, cases: &[Case]) {
 
 fn backward_data_matches_ref(v: Bd, cases: &[Case]) {
     let gpu = gpu();
-    if skip(&gpu, v == Bd::V4) {
+    if skip(&gpu, matches!(v, Bd::V4 | Bd::V6)) {
         return;
     }
     for case in cases {
@@ -321,7 +405,31 @@ call_tests! {
     conv2d_backward_data_v1_matches_ref: backward_data_matches_ref(Bd::V1, CASES);
     conv2d_backward_data_v2_matches_ref: backward_data_matches_ref(Bd::V2, CASES);
     conv2d_backward_data_v4_matches_ref: backward_data_matches_ref(Bd::V4, CASES);
+    conv2d_backward_data_v5_matches_ref: backward_data_matches_ref(Bd::V5, CASES);
+    conv2d_backward_data_v6_matches_ref: backward_data_matches_ref(Bd::V6, CASES);
     conv2d_backward_data_auto_matches_ref: backward_data_matches_ref(Bd::Auto, CASES);
+    conv2d_backward_data_v5_matches_ref_small_channels: backward_data_matches_ref(Bd::V5, SMALL_CASES);
+    conv2d_backward_data_v6_matches_ref_small_channels: backward_data_matches_ref(Bd::V6, SMALL_CASES);
+    conv2d_backward_data_auto_matches_ref_small_channels: backward_data_matches_ref(Bd::Auto, SMALL_CASES);
+}
+
+/// The small-channel table runs V5 and V6's own kernels, not their fallbacks.
+#[test]
+fn conv2d_backward_data_small_cases_fit_v5_and_v6() {
+    for case in SMALL_CASES {
+        assert!(
+            conv::conv2d_backward_data_small_fits(&case.p, &case.x, &case.w).unwrap(),
+            "{} does not fit V5/V6",
+            case.what
+        );
+    }
+    // ... and the fallbacks are taken where they must be: Cg*KH*KW = 36 > 32, stride 3,
+    // span 4, 5 channels.
+    let fits = |x: [usize; 4], w: [usize; 4], p| conv::conv2d_backward_data_small_fits(&p, &x, &w).unwrap();
+    assert!(!fits([1, 4, 5, 5], [2, 4, 3, 3], Conv2dParams::new(1, 1)));
+    assert!(!fits([1, 3, 9, 9], [2, 3, 3, 3], Conv2dParams::new(3, 0)));
+    assert!(!fits([1, 3, 9, 9], [2, 3, 5, 5], Conv2dParams::new(1, 2)));
+    assert!(!fits([1, 5, 9, 9], [2, 5, 1, 1], Conv2dParams::new(1, 0)));
 }
 
 backward_weight_tests! {

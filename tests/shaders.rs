@@ -104,3 +104,32 @@ fn shader_variants_are_up_to_date() {
         );
     }
 }
+
+/// The generated small-channel backward-data shaders (tools/conv2d/gen_bd_small.py) are
+/// what the generator makes, so an edit of the generator reaches them. Needs python3
+/// (skipped without it).
+#[test]
+fn generated_conv2d_shaders_are_up_to_date() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for version in ["5", "6"] {
+        let out = std::process::Command::new("python3")
+            .arg(root.join("tools/conv2d/gen_bd_small.py"))
+            .arg(version)
+            .output();
+        let Ok(out) = out else {
+            eprintln!("python3 not found: generated_conv2d_shaders_are_up_to_date skipped");
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "gen_bd_small.py {version} failed: {}",
+            out.status
+        );
+        let file = format!("shaders/conv2d_backward_data_v{version}.wgsl");
+        let committed = std::fs::read_to_string(root.join(&file)).unwrap();
+        assert!(
+            String::from_utf8(out.stdout).unwrap() == committed,
+            "{file} is not what tools/conv2d/gen_bd_small.py {version} makes: run tools/conv2d/regen.sh"
+        );
+    }
+}
