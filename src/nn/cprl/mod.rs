@@ -233,7 +233,8 @@ impl Cprl {
         global_avg_pool(maps.last().expect("a validated config has stages"))
     }
 
-    /// Each stage's output feature maps [B, w, h, w'] (after SortMask where it applies).
+    /// Each stage's output feature maps, [B, width, H_i, W_i] (after SortMask where it
+    /// applies).
     pub fn stage_outputs(&self, x: &Tensor, training: bool) -> Result<Vec<Tensor>> {
         if x.dims() != 4 || x.dim(1) != 3 {
             return Err(Error::shape(
@@ -256,7 +257,9 @@ impl Cprl {
         Ok(maps)
     }
 
-    /// The CPR gate on z with the model's key: (c, n, m), each [B, C].
+    /// The CPR gate on z ([B, C]) under settings `g` (`forward` passes the config's;
+    /// others serve ablations and diagnostics), with this model's head for the
+    /// head-weighted key: (c, n, m), each [B, C].
     pub fn gate(&self, z: &Tensor, g: &GateSettings) -> Result<(Tensor, Tensor, Tensor)> {
         let key = match g.key {
             KeyKind::Z => z.clone(),
