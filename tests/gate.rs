@@ -11,7 +11,9 @@ use cprl::ops::elementwise as ew;
 use cprl::ops::gate::{GateConfig, GateKey, cpr_gate};
 use cprl::ops::reduce;
 use cprl::ops::softrank::{Method, NetworkKind, Relaxation};
-use cprl::reference::gate::{GateRefConfig, cpr_gate_backward_ref, cpr_gate_ref};
+use cprl::reference::gate::{
+    GateRefConfig, cpr_gate_backward_ref, cpr_gate_backward_to_key_ref, cpr_gate_from_key_ref, cpr_gate_ref,
+};
 
 /// [B, C]: one channel, two, odd, many samples, the benchmark shape, a wide row.
 const SHAPES: &[(usize, usize)] = &[(1, 1), (3, 2), (5, 37), (2048, 5), (256, 512), (2, 2048)];
@@ -155,6 +157,95 @@ fn gate_backward_v1_matches_ref_pav_weighted_key() {
     run_case(PAV, 0.1, true, true);
 }
 
+/// `GateKey::Given`: the key is an input of its own (any real values, as a
+/// standardised key is); z gets only the gradient through c and n, the key the one
+/// through the ranks.
+#[test]
+fn gate_backward_v1_matches_ref_pav_given_key() {
+    let gpu = gpu();
+    for (k, &(b, ch)) in [(1, 1), (3, 2), (5, 37), (256, 512)].iter().enumerate() {
+        let zv = features(60 + k as u64, b * ch);
+        let kv = rand_vec(61 + k as u64, b * ch);
+        let z = Tensor::from_slice(&gpu, &zv, &[b, ch]).unwrap().requires_grad_();
+        let key = Tensor::from_slice(&gpu, &kv, &[b, ch]).unwrap().requires_grad_();
+        let cfg = config(PAV, 0.1, GateKey::Given(key.clone()));
+        let rcfg = ref_config(&cfg, None);
+        let z64 = f64s(&zv);
+        let want = cpr_gate_from_key_ref(&z64, f64s(&kv), ch, &rcfg);
+        let (c, n, m) = cpr_gate(&z, &cfg).unwrap();
+        let what = format!("given key [{b}, {ch}]");
+        assert_tensor(&format!("c {what}"), &c, &want.c, FWD_ATOL, 0.0);
+        assert_tensor(&format!("n {what}"), &n, &want.n, FWD_ATOL, 0.0);
+        assert_tensor(&format!("m {what}"), &m, &want.m, FWD_ATOL / 2.0, 0.0);
+        let (gc, gm) = (rand_vec(62 + k as u64, b * ch), rand_vec(63 + k as u64, b * ch));
+        let t = |v: &[f32]| Tensor::from_slice(&gpu, v, &[b, ch]).unwrap();
+        // loss = <gc, c> + <gm, m> (n's node is covered by the other cases).
+        let loss = ew::add(
+            &reduce::sum(&ew::mul(&c, &t(&gc)).unwrap()).unwrap(),
+            &reduce::sum(&ew::mul(&m, &t(&gm)).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let grads = autograd::backward(&loss).unwrap();
+        let (mut dz, mut dkey) = (vec![0.0; b * ch], vec![0.0; b * ch]);
+        let zero = vec![0.0; b * ch];
+        cpr_gate_backward_to_key_ref(
+            &z64,
+            ch,
+            &rcfg,
+            &want,
+            &f64s(&gc),
+            &zero,
+            &f64s(&gm),
+            &mut dz,
+            &mut dkey,
+        );
+        // As in `run_case`: rank-gradient errors of 2e-5 of the largest, times the slope.
+        assert_tensor(&format!("dz {what}"), grads.of(&z).unwrap(), &dz, 1e-5, 1e-5);
+        let atol = 1e-4 * max_abs(&dkey) + 1e-5;
+        assert_tensor(&format!("dkey {what}"), grads.of(&key).unwrap(), &dkey, atol, 0.0);
+    }
+}
+
+#[test]
+fn gate_reference_backward_to_a_given_key_matches_finite_differences() {
+    let (b, ch) = (2, 6);
+    let z = f64s(&features(70, b * ch));
+    let key = f64s(&rand_vec(71, b * ch));
+    let g: Vec<Vec<f64>> = (0..3).map(|i| f64s(&rand_vec(72 + i, b * ch))).collect();
+    let cfg = GateRefConfig {
+        rho: 0.25,
+        temperature: 0.2,
+        method: PAV,
+        strength: 0.5,
+        weights: None,
+    };
+    let fwd = cpr_gate_from_key_ref(&z, key.clone(), ch, &cfg);
+    let (mut dz, mut dkey) = (vec![0.0; b * ch], vec![0.0; b * ch]);
+    cpr_gate_backward_to_key_ref(&z, ch, &cfg, &fwd, &g[0], &g[1], &g[2], &mut dz, &mut dkey);
+    let stack = |o: &cprl::reference::gate::GateRefOut| [o.c.clone(), o.n.clone(), o.m.clone()].concat();
+    let gall = g.concat();
+    assert_grad(
+        "given-key gate dz",
+        &|zz: &[f64]| stack(&cpr_gate_from_key_ref(zz, key.clone(), ch, &cfg)),
+        &z,
+        &gall,
+        &dz,
+        1e-6,
+        1e-6,
+        1e-5,
+    );
+    assert_grad(
+        "given-key gate dkey",
+        &|kk: &[f64]| stack(&cpr_gate_from_key_ref(&z, kk.to_vec(), ch, &cfg)),
+        &key,
+        &gall,
+        &dkey,
+        1e-6,
+        1e-6,
+        1e-5,
+    );
+}
+
 #[test]
 fn gate_default_config_uses_pav_and_runs() {
     let gpu = gpu();
@@ -284,6 +375,13 @@ fn gate_rejects_bad_arguments() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("[2, 3]") && e.contains("[4]"), "{e}");
+    let e = cpr_gate(
+        &z,
+        &config(Method::Pairwise, 0.1, GateKey::Given(z.reshape(&[3, 2]).unwrap())),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("[2, 3]") && e.contains("[3, 2]"), "{e}");
     let z3 = Tensor::zeros(&gpu, &[2, 3, 1]).unwrap();
     assert!(cpr_gate(&z3, &config(Method::Pairwise, 0.1, GateKey::Z)).is_err());
     let bad = GateConfig {

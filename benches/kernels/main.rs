@@ -10,6 +10,7 @@
 
 mod cnn;
 mod conv2d;
+mod cprl_model;
 mod elementwise;
 mod harness;
 mod loss_optim;
@@ -31,5 +32,6 @@ fn main() {
     softrank::bench(&mut h);
     softrank_misc::bench(&mut h);
     cnn::bench(&mut h);
+    cprl_model::bench(&mut h);
     std::process::exit(h.finish());
 }

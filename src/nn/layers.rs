@@ -1,4 +1,4 @@
-//! Conv2d, BatchNorm2d and Linear layers, initialised as torch initialises them.
+//! Conv2d, BatchNorm2d, GroupNorm2d and Linear layers, initialised as torch initialises them.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::ops::conv2d::{Conv2dParams, conv2d};
 use crate::ops::matmul::linear;
-use crate::ops::norm::{BatchNorm, batch_norm};
+use crate::ops::norm::{BatchNorm, GroupNorm, batch_norm, group_norm};
 use crate::ops::rng;
 use crate::tensor::Tensor;
 
@@ -110,6 +110,38 @@ impl Module for BatchNorm2d {
         vec![
             ("running_mean".to_string(), self.running_mean.clone()),
             ("running_var".to_string(), self.running_var.clone()),
+        ]
+    }
+}
+
+/// Group normalisation over [N, C, H, W] or [N, C] (per-sample statistics: the same
+/// in training and eval, so it has no running state).
+pub struct GroupNorm2d {
+    pub gamma: Tensor,
+    pub beta: Tensor,
+    pub opts: GroupNorm,
+}
+
+impl GroupNorm2d {
+    /// `c` channels in `groups` groups (`groups` divides `c`).
+    pub fn new(gpu: &Arc<Gpu>, c: usize, groups: usize) -> Result<GroupNorm2d> {
+        Ok(GroupNorm2d {
+            gamma: Tensor::ones(gpu, &[c])?.requires_grad_(),
+            beta: Tensor::zeros(gpu, &[c])?.requires_grad_(),
+            opts: GroupNorm::new(groups),
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        group_norm(x, &self.gamma, &self.beta, &self.opts)
+    }
+}
+
+impl Module for GroupNorm2d {
+    fn params(&self) -> Vec<(String, Tensor)> {
+        vec![
+            ("gamma".to_string(), self.gamma.clone()),
+            ("beta".to_string(), self.beta.clone()),
         ]
     }
 }

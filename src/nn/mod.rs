@@ -4,10 +4,12 @@
 //! `autograd::backward` returns their gradients and the optimisers update them in
 //! place. Layers name their parameters for checkpoints and reports.
 
+pub mod cprl;
 pub mod layers;
 pub mod small_cnn;
 
-pub use layers::{BatchNorm2d, Conv2d, Linear};
+pub use cprl::{Cprl, CprlConfig, CprlOutput};
+pub use layers::{BatchNorm2d, Conv2d, GroupNorm2d, Linear};
 pub use small_cnn::SmallCnn;
 
 use crate::tensor::Tensor;

@@ -7,12 +7,13 @@
 //! m = sigmoid((u - q) / T), q = 1 - rho;  c = z * m;  n = z * (1 - m).
 //! ```
 //!
-//! Composition: the key is `abs(mul(z, w))` from the elementwise ops (or z itself),
-//! the rank is `softrank::soft_rank` with the configured method (each records its
-//! own backward), and the rest is one fused kernel writing (c, n, m). Each of the
-//! three outputs records its own backward node (`gate_backward_v1.wgsl`, one
-//! dispatch each), so a loss may use any subset; gradients reach z directly, through
-//! the ranks and through the key (and w when it requires one).
+//! Composition: the key is `abs(mul(z, w))` from the elementwise ops, z itself, or a
+//! tensor the caller computed ([`GateKey::Given`]); the rank is `softrank::soft_rank`
+//! with the configured method (each records its own backward), and the rest is one
+//! fused kernel writing (c, n, m). Each of the three outputs records its own backward
+//! node (`gate_backward_v1.wgsl`, one dispatch each), so a loss may use any subset;
+//! gradients reach z directly, through the ranks and through the key (and w, or
+//! whatever a given key was computed from, when it requires one).
 //!
 //! Versions:
 //! - `gate_forward_v1` / `gate_backward_v1`: one invocation per element.
@@ -40,6 +41,10 @@ pub enum GateKey {
     /// k = |z * w_c| with per-channel weights w of shape [C] (e.g. the norm of the
     /// head's first-layer weights per channel). Gradients flow into w if it needs one.
     WeightedAbs(Tensor),
+    /// A key the caller computed, [B, C] like z (the CPRL model standardises its key
+    /// per sample this way). The ranks' gradient flows into it, and through it to
+    /// whatever it was computed from; z gets only the gradient through c and n.
+    Given(Tensor),
 }
 
 /// Settings of [`cpr_gate`].
@@ -113,6 +118,17 @@ pub fn cpr_gate(z: &Tensor, cfg: &GateConfig) -> Result<(Tensor, Tensor, Tensor)
                 ));
             }
             ew::abs(&ew::mul(z, w)?)?
+        }
+        GateKey::Given(k) => {
+            if k.shape() != z.shape() {
+                return Err(Error::shapes(
+                    "cpr_gate",
+                    z.shape(),
+                    k.shape(),
+                    "a given key must be shaped like z",
+                ));
+            }
+            k.clone()
         }
     };
     let r = softrank::soft_rank(&key, cfg.method, cfg.strength)?;

@@ -2,7 +2,7 @@
 //!
 //! Shapes: z, c, n, m, key, r: [B, C]; the optional key weights w: [C].
 //!
-//! Per sample: key k = z (or |z * w_c|); r = soft_rank(k) ascending in [1, C];
+//! Per sample: key k = z (or |z * w_c|, or a key given by the caller); r = soft_rank(k) ascending in [1, C];
 //! u = (r - 1) / (C - 1) (u = 1 when C = 1: the only channel is the largest);
 //! m = sigmoid((u - q) / T), q = 1 - rho; c = z * m; n = z * (1 - m).
 
@@ -93,6 +93,13 @@ pub fn cpr_gate_ref(z: &[f64], ch: usize, cfg: &GateRefConfig) -> GateRefOut {
         None => z.to_vec(),
         Some(w) => z.iter().enumerate().map(|(i, v)| (v * w[i % ch]).abs()).collect(),
     };
+    cpr_gate_from_key_ref(z, key, ch, cfg)
+}
+
+/// The gate on z ([b, ch]) ranked by a given `key` ([b, ch], `ops::gate::GateKey::Given`);
+/// `cfg.weights` is not read.
+pub fn cpr_gate_from_key_ref(z: &[f64], key: Vec<f64>, ch: usize, cfg: &GateRefConfig) -> GateRefOut {
+    assert_eq!(key.len(), z.len(), "the key is shaped like z");
     let r = soft_rank_any_ref(&key, ch, cfg.method, cfg.strength, Order::Ascending);
     let q = 1.0 - cfg.rho;
     let m: Vec<f64> = r
@@ -118,6 +125,39 @@ pub fn cpr_gate_backward_ref(
     dz: &mut [f64],
     dw: Option<&mut [f64]>,
 ) {
+    let mut dkey = vec![0.0; z.len()];
+    cpr_gate_backward_to_key_ref(z, ch, cfg, fwd, gc, gn, gm, dz, &mut dkey);
+    match cfg.weights {
+        None => dz.iter_mut().zip(&dkey).for_each(|(d, k)| *d += k),
+        Some(w) => {
+            let mut dw = dw;
+            for i in 0..z.len() {
+                // key = |z w|
+                let s = sign0(z[i] * w[i % ch]);
+                dz[i] += dkey[i] * s * w[i % ch];
+                if let Some(dw) = dw.as_deref_mut() {
+                    dw[i % ch] += dkey[i] * s * z[i];
+                }
+            }
+        }
+    }
+}
+
+/// The backward of [`cpr_gate_from_key_ref`]: accumulates the gradients of
+/// `<gc, c> + <gn, n> + <gm, m>` into dz (through c and n only) and dkey (through the
+/// ranks).
+#[allow(clippy::too_many_arguments)]
+pub fn cpr_gate_backward_to_key_ref(
+    z: &[f64],
+    ch: usize,
+    cfg: &GateRefConfig,
+    fwd: &GateRefOut,
+    gc: &[f64],
+    gn: &[f64],
+    gm: &[f64],
+    dz: &mut [f64],
+    dkey: &mut [f64],
+) {
     let q = 1.0 - cfg.rho;
     let slope = if ch <= 1 {
         0.0
@@ -134,7 +174,6 @@ pub fn cpr_gate_backward_ref(
         dr[i] = dm * sigmoid_grad(t) * slope;
     }
     // r = soft_rank(key)
-    let mut dkey = vec![0.0; z.len()];
     soft_rank_any_backward_ref(
         &fwd.key,
         ch,
@@ -142,20 +181,6 @@ pub fn cpr_gate_backward_ref(
         cfg.strength,
         Order::Ascending,
         &dr,
-        &mut dkey,
+        dkey,
     );
-    match cfg.weights {
-        None => dz.iter_mut().zip(&dkey).for_each(|(d, k)| *d += k),
-        Some(w) => {
-            let mut dw = dw;
-            for i in 0..z.len() {
-                // key = |z w|
-                let s = sign0(z[i] * w[i % ch]);
-                dz[i] += dkey[i] * s * w[i % ch];
-                if let Some(dw) = dw.as_deref_mut() {
-                    dw[i % ch] += dkey[i] * s * z[i];
-                }
-            }
-        }
-    }
 }

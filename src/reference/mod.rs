@@ -2,6 +2,7 @@
 //! `src/ops/`. Tests and the benchmark hold the kernels to these.
 
 pub mod conv2d;
+pub mod cprl_model;
 pub mod elementwise;
 pub mod gate;
 pub mod layout;

@@ -17,11 +17,14 @@ pub mod pairwise;
 pub mod pav;
 pub mod sort;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// Regularisation of the permutahedron projection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Regularization {
     /// Euclidean projection (torchsort `regularization="l2"`).
     L2,
@@ -30,21 +33,25 @@ pub enum Regularization {
 }
 
 /// Which sorting network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NetworkKind {
     OddEven,
     Bitonic,
 }
 
 /// The relaxation of a conditional swap in a sorting network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Relaxation {
     Logistic,
     Cauchy,
 }
 
-/// How ranks are made differentiable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// How ranks are made differentiable. In JSON (serde): `{"pav": "l2"}`, `"pairwise"`,
+/// `{"network": {"kind": "bitonic", "relaxation": "logistic"}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Method {
     Pav(Regularization),
     Pairwise,
