@@ -80,13 +80,9 @@ pub struct Conv2dParams {
 }
 
 impl Default for Conv2dParams {
+    /// Stride 1, no padding, no dilation, one group.
     fn default() -> Self {
-        Conv2dParams {
-            stride: (1, 1),
-            padding: (0, 0),
-            dilation: (1, 1),
-            groups: 1,
-        }
+        Conv2dParams::new(1, 0)
     }
 }
 
@@ -96,13 +92,55 @@ fn out_len(input: usize, kernel: usize, stride: usize, pad: usize, dil: usize) -
 }
 
 impl Conv2dParams {
-    /// Same stride and padding on both axes, no dilation, one group.
-    pub fn new(stride: usize, padding: usize) -> Self {
+    /// Same stride and padding on both axes, no dilation, one group. The other
+    /// settings chain on: `Conv2dParams::new(1, 2).dilation(2).groups(c)`.
+    #[must_use]
+    pub const fn new(stride: usize, padding: usize) -> Self {
         Conv2dParams {
             stride: (stride, stride),
             padding: (padding, padding),
-            ..Default::default()
+            dilation: (1, 1),
+            groups: 1,
         }
+    }
+
+    /// With a stride per axis (height, width).
+    #[must_use]
+    pub const fn stride_hw(self, h: usize, w: usize) -> Self {
+        Conv2dParams {
+            stride: (h, w),
+            ..self
+        }
+    }
+
+    /// With a padding per axis (height, width).
+    #[must_use]
+    pub const fn padding_hw(self, h: usize, w: usize) -> Self {
+        Conv2dParams {
+            padding: (h, w),
+            ..self
+        }
+    }
+
+    /// With the same dilation on both axes.
+    #[must_use]
+    pub const fn dilation(self, d: usize) -> Self {
+        self.dilation_hw(d, d)
+    }
+
+    /// With a dilation per axis (height, width).
+    #[must_use]
+    pub const fn dilation_hw(self, h: usize, w: usize) -> Self {
+        Conv2dParams {
+            dilation: (h, w),
+            ..self
+        }
+    }
+
+    /// With `groups` channel groups (depthwise when it equals the input channels).
+    #[must_use]
+    pub const fn groups(self, groups: usize) -> Self {
+        Conv2dParams { groups, ..self }
     }
 
     /// Output height for input height `h` and kernel height `kh` (valid params only).
