@@ -190,6 +190,8 @@ impl Tensor {
 
     /// The same values as a new leaf that gradients are collected for
     /// (a parameter, or an image an attack differentiates with respect to).
+    /// Unlike torch's, it returns the new leaf and leaves `self` as it was.
+    #[must_use = "requires_grad_ returns a new leaf and leaves self unchanged"]
     pub fn requires_grad_(&self) -> Tensor {
         Tensor {
             inner: Arc::new(Inner {
@@ -204,6 +206,7 @@ impl Tensor {
     }
 
     /// The same values, cut from the graph.
+    #[must_use = "detach returns a new tensor and leaves self on the graph"]
     pub fn detach(&self) -> Tensor {
         Tensor::from_parts(
             self.inner.gpu.clone(),
@@ -228,6 +231,7 @@ impl Tensor {
     }
 
     /// The same tensor (same id and buffer) as the recorded output of `node`.
+    #[must_use]
     pub(crate) fn with_node(self, node: Arc<Node>) -> Tensor {
         let a = &self.inner;
         Tensor {

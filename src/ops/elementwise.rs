@@ -70,6 +70,7 @@ pub struct Unary {
 }
 
 impl Unary {
+    #[must_use]
     pub fn new(op: UnaryOp) -> Unary {
         Unary {
             op,

@@ -116,6 +116,7 @@ pub struct GroupNorm {
 }
 
 impl GroupNorm {
+    #[must_use]
     pub fn new(groups: usize) -> GroupNorm {
         GroupNorm {
             groups,

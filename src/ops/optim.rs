@@ -109,6 +109,7 @@ pub struct SgdConfig {
 
 impl SgdConfig {
     /// Plain SGD: no momentum, no weight decay.
+    #[must_use]
     pub fn new(lr: f64) -> SgdConfig {
         SgdConfig {
             lr,
@@ -150,6 +151,7 @@ pub struct AdamConfig {
 
 impl AdamConfig {
     /// torch's Adam defaults: betas (0.9, 0.999), eps 1e-8, no weight decay.
+    #[must_use]
     pub fn adam(lr: f64) -> AdamConfig {
         AdamConfig {
             lr,
@@ -162,6 +164,7 @@ impl AdamConfig {
     }
 
     /// torch's AdamW: Adam's defaults with decoupled weight decay `wd` (torch: 1e-2).
+    #[must_use]
     pub fn adamw(lr: f64, weight_decay: f64) -> AdamConfig {
         AdamConfig {
             weight_decay,
@@ -279,6 +282,7 @@ pub struct Sgd {
 }
 
 impl Sgd {
+    #[must_use]
     pub fn new(cfg: SgdConfig) -> Sgd {
         Sgd {
             cfg,
@@ -415,6 +419,7 @@ pub struct Adam {
 }
 
 impl Adam {
+    #[must_use]
     pub fn new(cfg: AdamConfig) -> Adam {
         Adam {
             cfg,

@@ -72,6 +72,7 @@ pub struct Pool2d {
 
 impl Pool2d {
     /// A square window.
+    #[must_use]
     pub fn square(kernel: usize, stride: usize, padding: usize) -> Pool2d {
         Pool2d {
             kernel: [kernel; 2],

@@ -82,6 +82,7 @@ impl Default for SortMaskConfig {
 
 impl SortMaskConfig {
     /// The defaults with the bitonic logistic network at `strength` (O(n log^2 n) per row).
+    #[must_use]
     pub fn network(strength: f32) -> Self {
         SortMaskConfig {
             method: Method::Network {
