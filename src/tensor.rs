@@ -2,7 +2,10 @@
 //!
 //! A `Tensor` is a cheap handle (an `Arc`); clones share the buffer. Tensors are
 //! always contiguous. `reshape` shares the buffer; ops write new tensors, except the
-//! optimisers, which update parameters in place.
+//! optimisers, which update parameters in place. The ops are also methods of
+//! `Tensor` (`x.mul(&y)?`), gathered in `tensor/methods.rs`.
+
+mod methods;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
