@@ -354,37 +354,49 @@ struct Params {
     _pad: u32,
 }
 
-/// Forward kernel versions (see the module header).
+/// Kernel versions of the forward pass (see the module header); `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dForward {
-    /// Chosen by measurement among the applicable versions (see the module header).
+    /// The default: chosen by measurement among the applicable versions.
     #[default]
     Auto,
+    /// The naive port of the reference: direct, one output per invocation.
     V1,
+    /// Register-blocked implicit GEMM over packed weights, no subgroups.
     V2,
+    /// Workgroup-tiled implicit GEMM, 64 x 64 tiles (real GPUs).
     V3,
+    /// V2's tiles with the weights broadcast across the subgroup; needs `subgroups_fit`.
     V4,
 }
 
-/// Backward-data kernel versions (see the module header).
+/// Kernel versions of the backward-data pass (see the module header); `Auto` is the
+/// default. Numbers follow the forward's (no V3: its backward is not written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dBackwardData {
-    /// Chosen by measurement among the applicable versions (see the module header).
+    /// The default: chosen by measurement among the applicable versions.
     #[default]
     Auto,
+    /// The naive port of the reference: one input element per invocation, gathering.
     V1,
+    /// As forward V2 over dy, one launch per residue class of the input pixels.
     V2,
+    /// As forward V4 over dy; needs `subgroups_fit`.
     V4,
 }
 
-/// Backward-weight kernel versions (see the module header).
+/// Kernel versions of the backward-weight pass (see the module header); `Auto` is the
+/// default. Numbers follow the forward's (no V3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dBackwardWeight {
-    /// Chosen by measurement among the applicable versions (see the module header).
+    /// The default: chosen by measurement among the applicable versions.
     #[default]
     Auto,
+    /// The naive port of the reference: one (pixel chunk, weight element) per invocation.
     V1,
+    /// Blocks of rows x output channels per invocation, dy loaded as vec4 over pixels.
     V2,
+    /// V2 with dy broadcast across the subgroup; needs `subgroups_fit`.
     V4,
 }
 
