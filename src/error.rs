@@ -45,6 +45,7 @@ pub enum Error {
 
 impl Error {
     /// Shape mismatch naming both shapes.
+    #[must_use]
     pub fn shapes(op: &'static str, a: &[usize], b: &[usize], why: impl fmt::Display) -> Self {
         Error::Shape {
             op,
@@ -53,6 +54,7 @@ impl Error {
     }
 
     /// A shape error with a free-form explanation.
+    #[must_use]
     pub fn shape(op: &'static str, detail: impl Into<String>) -> Self {
         Error::Shape {
             op,

@@ -2,7 +2,10 @@
 //!
 //! A `Tensor` is a cheap handle (an `Arc`); clones share the buffer. Tensors are
 //! always contiguous. `reshape` shares the buffer; ops write new tensors, except the
-//! optimisers, which update parameters in place.
+//! optimisers, which update parameters in place. The ops are also methods of
+//! `Tensor` (`x.mul(&y)?`), gathered in `tensor/methods.rs`.
+
+mod methods;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,6 +193,8 @@ impl Tensor {
 
     /// The same values as a new leaf that gradients are collected for
     /// (a parameter, or an image an attack differentiates with respect to).
+    /// Unlike torch's, it returns the new leaf and leaves `self` as it was.
+    #[must_use = "requires_grad_ returns a new leaf and leaves self unchanged"]
     pub fn requires_grad_(&self) -> Tensor {
         Tensor {
             inner: Arc::new(Inner {
@@ -204,6 +209,7 @@ impl Tensor {
     }
 
     /// The same values, cut from the graph.
+    #[must_use = "detach returns a new tensor and leaves self on the graph"]
     pub fn detach(&self) -> Tensor {
         Tensor::from_parts(
             self.inner.gpu.clone(),
@@ -228,6 +234,7 @@ impl Tensor {
     }
 
     /// The same tensor (same id and buffer) as the recorded output of `node`.
+    #[must_use]
     pub(crate) fn with_node(self, node: Arc<Node>) -> Tensor {
         let a = &self.inner;
         Tensor {

@@ -26,21 +26,7 @@ struct Case {
     bias: bool,
 }
 
-const fn params(
-    stride: (usize, usize),
-    padding: (usize, usize),
-    dilation: (usize, usize),
-    groups: usize,
-) -> Conv2dParams {
-    Conv2dParams {
-        stride,
-        padding,
-        dilation,
-        groups,
-    }
-}
-
-const P1: Conv2dParams = params((1, 1), (0, 0), (1, 1), 1);
+const P1: Conv2dParams = Conv2dParams::new(1, 0);
 
 const CASES: &[Case] = &[
     Case {
@@ -61,77 +47,83 @@ const CASES: &[Case] = &[
         what: "1x1 input, 3x3 kernel, padding 1",
         x: [2, 4, 1, 1],
         w: [5, 4, 3, 3],
-        p: params((1, 1), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(1, 1),
         bias: true,
     },
     Case {
         what: "odd sizes, stride 2",
         x: [2, 3, 13, 11],
         w: [7, 3, 3, 3],
-        p: params((2, 2), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(2, 1),
         bias: true,
     },
     Case {
         what: "unequal stride, padding, dilation",
         x: [2, 6, 15, 17],
         w: [5, 6, 3, 2],
-        p: params((2, 1), (1, 0), (1, 2), 1),
+        p: Conv2dParams::new(1, 0)
+            .stride_hw(2, 1)
+            .padding_hw(1, 0)
+            .dilation_hw(1, 2),
         bias: false,
     },
     Case {
         what: "unequal, the other way round",
         x: [1, 3, 9, 14],
         w: [4, 3, 2, 3],
-        p: params((1, 3), (0, 2), (3, 1), 1),
+        p: Conv2dParams::new(1, 0)
+            .stride_hw(1, 3)
+            .padding_hw(0, 2)
+            .dilation_hw(3, 1),
         bias: true,
     },
     Case {
         what: "groups 2",
         x: [2, 6, 9, 8],
         w: [4, 3, 3, 3],
-        p: params((1, 1), (1, 1), (1, 1), 2),
+        p: Conv2dParams::new(1, 1).groups(2),
         bias: true,
     },
     Case {
         what: "depthwise, stride 2",
         x: [2, 8, 10, 9],
         w: [8, 1, 3, 3],
-        p: params((2, 2), (1, 1), (1, 1), 8),
+        p: Conv2dParams::new(2, 1).groups(8),
         bias: true,
     },
     Case {
         what: "depthwise multiplier 2, 5x5",
         x: [1, 3, 11, 12],
         w: [6, 1, 5, 5],
-        p: params((1, 2), (2, 2), (1, 1), 3),
+        p: Conv2dParams::new(1, 2).stride_hw(1, 2).groups(3),
         bias: false,
     },
     Case {
         what: "channels off every tile, batch 1",
         x: [1, 37, 12, 13],
         w: [67, 37, 3, 3],
-        p: params((1, 1), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(1, 1),
         bias: true,
     },
     Case {
         what: "kernel as large as the padded input",
         x: [1, 2, 4, 4],
         w: [3, 2, 6, 6],
-        p: params((1, 1), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(1, 1),
         bias: false,
     },
     Case {
         what: "stride larger than the kernel",
         x: [2, 3, 10, 10],
         w: [4, 3, 2, 2],
-        p: params((3, 3), (0, 0), (1, 1), 1),
+        p: Conv2dParams::new(3, 0),
         bias: true,
     },
     Case {
         what: "large: N=8, 32->64, 56x56, 3x3 s2",
         x: [8, 32, 56, 56],
         w: [64, 32, 3, 3],
-        p: params((2, 2), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(2, 1),
         bias: true,
     },
 ];
@@ -144,7 +136,7 @@ const LONGEST: Case = Case {
     what: "CNN layer 1, 4 outputs: N=32, 3->4, 224x224, 3x3 s2 (401,408-pixel reduction)",
     x: [32, 3, 224, 224],
     w: [4, 3, 3, 3],
-    p: params((2, 2), (1, 1), (1, 1), 1),
+    p: Conv2dParams::new(2, 1),
     bias: true,
 };
 
@@ -157,77 +149,77 @@ const SMALL_CASES: &[Case] = &[
         what: "image layer, odd sizes, stride 2, padding 1",
         x: [2, 3, 13, 11],
         w: [5, 3, 3, 3],
-        p: params((2, 2), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(2, 0).padding_hw(1, 1),
         bias: false,
     },
     Case {
         what: "size-1 dims: 1x1 image, one channel each, 3x3 padding 1",
         x: [1, 1, 1, 1],
         w: [1, 1, 3, 3],
-        p: params((1, 1), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(1, 0).padding_hw(1, 1),
         bias: false,
     },
     Case {
         what: "one input row, 1x3 kernel, strides (1, 2)",
         x: [2, 2, 1, 9],
         w: [3, 2, 1, 3],
-        p: params((1, 2), (0, 1), (1, 1), 1),
+        p: Conv2dParams::new(1, 0).stride_hw(1, 2).padding_hw(0, 1),
         bias: false,
     },
     Case {
         what: "stride 1, padding 1, W % 4 == 0 (vec4 stores), odd Og",
         x: [2, 3, 10, 12],
         w: [7, 3, 3, 3],
-        p: params((1, 1), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(1, 0).padding_hw(1, 1),
         bias: false,
     },
     Case {
         what: "2x2 dilation 2, stride 2, no padding, Cg 4",
         x: [1, 4, 9, 7],
         w: [3, 4, 2, 2],
-        p: params((2, 2), (0, 0), (2, 2), 1),
+        p: Conv2dParams::new(2, 0).dilation_hw(2, 2),
         bias: false,
     },
     Case {
         what: "2x3 kernel, strides (2, 1), padding (1, 2)",
         x: [3, 2, 11, 16],
         w: [6, 2, 2, 3],
-        p: params((2, 1), (1, 2), (1, 1), 1),
+        p: Conv2dParams::new(1, 0).stride_hw(2, 1).padding_hw(1, 2),
         bias: false,
     },
     Case {
         what: "stride 2, no padding, OW % 4 == 0 (vec4 dy loads), odd W",
         x: [2, 3, 17, 17],
         w: [4, 3, 3, 3],
-        p: params((2, 2), (0, 0), (1, 1), 1),
+        p: Conv2dParams::new(2, 0),
         bias: false,
     },
     Case {
         what: "padding 3 > kernel, stride 2",
         x: [1, 2, 5, 6],
         w: [2, 2, 3, 3],
-        p: params((2, 2), (3, 3), (1, 1), 1),
+        p: Conv2dParams::new(2, 0).padding_hw(3, 3),
         bias: false,
     },
     Case {
         what: "groups 3 (one channel each), multiplier 2, stride 2",
         x: [2, 3, 10, 9],
         w: [6, 1, 3, 3],
-        p: params((2, 2), (1, 1), (1, 1), 3),
+        p: Conv2dParams::new(2, 0).padding_hw(1, 1).groups(3),
         bias: false,
     },
     Case {
         what: "1024 output channels (the loop over them)",
         x: [1, 3, 20, 20],
         w: [1024, 3, 3, 3],
-        p: params((1, 1), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(1, 0).padding_hw(1, 1),
         bias: false,
     },
     Case {
         what: "large: the CNN's first layer at N=4, 3->32, 224x224, 3x3 s2",
         x: [4, 3, 224, 224],
         w: [32, 3, 3, 3],
-        p: params((2, 2), (1, 1), (1, 1), 1),
+        p: Conv2dParams::new(2, 0).padding_hw(1, 1),
         bias: false,
     },
 ];
@@ -589,7 +581,7 @@ fn conv2d_errors_name_the_shapes() {
         .to_string();
     assert!(e.contains("[1, 4, 5, 5]") && e.contains("[2, 3, 3, 3]"), "{e}");
     // Channels not divisible by groups.
-    let g3 = Conv2dParams { groups: 3, ..p };
+    let g3 = p.groups(3);
     let e = conv::conv2d(&z(&[1, 4, 5, 5]), &z(&[3, 1, 3, 3]), None, &g3)
         .unwrap_err()
         .to_string();
@@ -614,10 +606,7 @@ fn conv2d_errors_name_the_shapes() {
         e.contains("larger than the padded input") && e.contains("[1, 1, 7, 3]"),
         "{e}"
     );
-    let dil = Conv2dParams {
-        dilation: (1, 3),
-        ..p
-    };
+    let dil = p.dilation_hw(1, 3);
     let e = conv::conv2d(&z(&[1, 1, 4, 6]), &z(&[1, 1, 3, 3]), None, &dil)
         .unwrap_err()
         .to_string();
@@ -631,7 +620,7 @@ fn conv2d_errors_name_the_shapes() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("[3]") && e.contains("[2]"), "{e}");
-    let s0 = Conv2dParams { stride: (0, 1), ..p };
+    let s0 = p.stride_hw(0, 1);
     assert!(conv::conv2d(&z(&[1, 4, 5, 5]), &z(&[2, 4, 3, 3]), None, &s0).is_err());
     // Too many terms per output for one invocation's loop.
     let e = conv::conv2d(&z(&[1, 4000, 3, 3]), &z(&[1, 4000, 3, 3]), None, &p)

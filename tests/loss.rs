@@ -29,7 +29,7 @@ const SHAPES: &[&[usize]] = &[
 fn shapes_for<T: Copy>(version: LossVersion, all: &[T], n: impl Fn(T) -> usize) -> Vec<T> {
     all.iter()
         .copied()
-        .filter(|&s| version != LossVersion::Vec4 || n(s).is_multiple_of(4))
+        .filter(|&s| version != LossVersion::V1Vec4 || n(s).is_multiple_of(4))
         .collect()
 }
 
@@ -148,18 +148,18 @@ fn backward_matches_ref(loss: Pointwise, version: LossVersion) {
     }
 }
 
-/// One module per (loss, pass), one test per version: e.g. `mse_forward_v1_matches_ref::vec4`.
+/// One module per (loss, pass), one test per version: e.g. `mse_forward_matches_ref::v1_vec4`.
 macro_rules! version_tests {
     ($($name:ident: $check:ident($($arg:expr),*);)*) => {$(
         mod $name {
             use super::*;
             #[test]
-            fn scalar() {
-                $check($($arg,)* LossVersion::Scalar);
+            fn v1() {
+                $check($($arg,)* LossVersion::V1);
             }
             #[test]
-            fn vec4() {
-                $check($($arg,)* LossVersion::Vec4);
+            fn v1_vec4() {
+                $check($($arg,)* LossVersion::V1Vec4);
             }
             #[test]
             fn auto() {
@@ -170,14 +170,14 @@ macro_rules! version_tests {
 }
 
 version_tests! {
-    mse_forward_v1_matches_ref: forward_matches_ref(Pointwise::Mse);
-    mse_backward_v1_matches_ref: backward_matches_ref(Pointwise::Mse);
-    l1_forward_v1_matches_ref: forward_matches_ref(Pointwise::L1);
-    l1_backward_v1_matches_ref: backward_matches_ref(Pointwise::L1);
-    huber_forward_v1_matches_ref: forward_matches_ref(HUBER);
-    huber_backward_v1_matches_ref: backward_matches_ref(HUBER);
-    plcc_forward_v1_matches_ref: plcc_forward_matches_ref();
-    plcc_backward_v1_matches_ref: plcc_backward_matches_ref();
+    mse_forward_matches_ref: forward_matches_ref(Pointwise::Mse);
+    mse_backward_matches_ref: backward_matches_ref(Pointwise::Mse);
+    l1_forward_matches_ref: forward_matches_ref(Pointwise::L1);
+    l1_backward_matches_ref: backward_matches_ref(Pointwise::L1);
+    huber_forward_matches_ref: forward_matches_ref(HUBER);
+    huber_backward_matches_ref: backward_matches_ref(HUBER);
+    plcc_forward_matches_ref: plcc_forward_matches_ref();
+    plcc_backward_matches_ref: plcc_backward_matches_ref();
 }
 
 #[test]
@@ -429,7 +429,7 @@ fn mismatched_shapes_name_both() {
     assert!(e.contains("[4]") && e.contains("[5, 1]"), "{e}");
     let e = loss::huber(&z(&[3]), &z(&[3]), 0.0).unwrap_err().to_string();
     assert!(e.contains("delta"), "{e}");
-    let e = loss::pointwise_with(Pointwise::Mse, &z(&[7]), &z(&[7]), LossVersion::Vec4)
+    let e = loss::pointwise_with(Pointwise::Mse, &z(&[7]), &z(&[7]), LossVersion::V1Vec4)
         .unwrap_err()
         .to_string();
     assert!(e.contains("divisible by 4"), "{e}");
@@ -445,7 +445,7 @@ fn plcc_forward_v1_matches_ref_largest_batch() {
     let p = Tensor::from_slice(&gpu, &pv, &[n]).unwrap();
     let t = Tensor::from_slice(&gpu, &tv, &[n]).unwrap();
     let (want, _) = r::plcc_forward_ref(&f64s(&pv), &f64s(&tv), loss::PLCC_EPS as f64);
-    for version in [LossVersion::Scalar, LossVersion::Vec4] {
+    for version in [LossVersion::V1, LossVersion::V1Vec4] {
         let out = loss::plcc_loss_with(&p, &t, loss::PLCC_EPS, version).unwrap();
         // f32 sums over 8M values in 256 lanes of 31,250: ~1e-4 relative on the moments.
         assert_tensor(&format!("plcc {version:?} B={n}"), &out, &[want], 1e-4, 1e-4);

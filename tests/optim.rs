@@ -28,7 +28,7 @@ fn shapes_for(version: OptimVersion) -> Vec<&'static [usize]> {
     SHAPES
         .iter()
         .copied()
-        .filter(|s| version != OptimVersion::Vec4 || s.iter().product::<usize>().is_multiple_of(4))
+        .filter(|s| version != OptimVersion::V1Vec4 || s.iter().product::<usize>().is_multiple_of(4))
         .collect()
 }
 
@@ -159,12 +159,12 @@ macro_rules! optim_tests {
         mod $name {
             use super::*;
             #[test]
-            fn scalar() {
-                $check($cfg, OptimVersion::Scalar);
+            fn v1() {
+                $check($cfg, OptimVersion::V1);
             }
             #[test]
-            fn vec4() {
-                $check($cfg, OptimVersion::Vec4);
+            fn v1_vec4() {
+                $check($cfg, OptimVersion::V1Vec4);
             }
             #[test]
             fn auto() {
@@ -174,16 +174,16 @@ macro_rules! optim_tests {
     )*};
 }
 
-// Test names read `<case>::<version>`, e.g. `sgd_step_v1_matches_ref_nesterov::vec4`.
+// Test names read `<case>::<version>`, e.g. `sgd_step_matches_ref_nesterov::v1_vec4`.
 optim_tests! {
-    sgd_step_v1_matches_ref_plain: sgd_matches_ref, SgdConfig::new(0.1);
-    sgd_step_v1_matches_ref_weight_decay: sgd_matches_ref, sgd(0.1, 0.0, 0.0, false, 0.01);
-    sgd_step_v1_matches_ref_momentum: sgd_matches_ref, sgd(0.05, 0.9, 0.1, false, 0.0);
-    sgd_step_v1_matches_ref_nesterov: sgd_matches_ref, sgd(0.05, 0.9, 0.0, true, 0.001);
-    adam_step_v1_matches_ref_plain: adam_matches_ref, AdamConfig::adam(1e-2);
-    adam_step_v1_matches_ref_weight_decay: adam_matches_ref, AdamConfig { weight_decay: 0.1, ..AdamConfig::adam(1e-2) };
-    adam_step_v1_matches_ref_adamw: adam_matches_ref, AdamConfig::adamw(1e-2, 0.05);
-    adam_step_v1_matches_ref_betas: adam_matches_ref, AdamConfig { beta1: 0.5, beta2: 0.9, eps: 1e-3, ..AdamConfig::adamw(3e-2, 0.2) };
+    sgd_step_matches_ref_plain: sgd_matches_ref, SgdConfig::new(0.1);
+    sgd_step_matches_ref_weight_decay: sgd_matches_ref, sgd(0.1, 0.0, 0.0, false, 0.01);
+    sgd_step_matches_ref_momentum: sgd_matches_ref, sgd(0.05, 0.9, 0.1, false, 0.0);
+    sgd_step_matches_ref_nesterov: sgd_matches_ref, sgd(0.05, 0.9, 0.0, true, 0.001);
+    adam_step_matches_ref_plain: adam_matches_ref, AdamConfig::adam(1e-2);
+    adam_step_matches_ref_weight_decay: adam_matches_ref, AdamConfig { weight_decay: 0.1, ..AdamConfig::adam(1e-2) };
+    adam_step_matches_ref_adamw: adam_matches_ref, AdamConfig::adamw(1e-2, 0.05);
+    adam_step_matches_ref_betas: adam_matches_ref, AdamConfig { beta1: 0.5, beta2: 0.9, eps: 1e-3, ..AdamConfig::adamw(3e-2, 0.2) };
 }
 
 #[test]
@@ -387,7 +387,7 @@ fn clip_matches_ref(version: OptimVersion) {
     let shapes: Vec<&[usize]> = CLIP_SHAPES
         .iter()
         .copied()
-        .filter(|s| version != OptimVersion::Vec4 || s.iter().product::<usize>().is_multiple_of(4))
+        .filter(|s| version != OptimVersion::V1Vec4 || s.iter().product::<usize>().is_multiple_of(4))
         .collect();
     // max_norm below the norm (clips) and above it (leaves the gradients as they are).
     for (k, ratio) in [0.25, 2.0].into_iter().enumerate() {
@@ -428,17 +428,17 @@ fn clip_matches_ref(version: OptimVersion) {
 }
 
 #[test]
-fn clip_grad_norm_v1_matches_ref_scalar() {
-    clip_matches_ref(OptimVersion::Scalar);
+fn clip_grad_norm_v1_matches_ref() {
+    clip_matches_ref(OptimVersion::V1);
 }
 
 #[test]
-fn clip_grad_norm_v1_matches_ref_vec4() {
-    clip_matches_ref(OptimVersion::Vec4);
+fn clip_grad_norm_v1_vec4_matches_ref() {
+    clip_matches_ref(OptimVersion::V1Vec4);
 }
 
 #[test]
-fn clip_grad_norm_v1_matches_ref_auto() {
+fn clip_grad_norm_auto_matches_ref() {
     clip_matches_ref(OptimVersion::Auto);
 }
 
@@ -514,7 +514,7 @@ fn bad_inputs_are_refused_with_their_shapes() {
         .unwrap_err();
     assert!(e.to_string().contains("twice"), "{e}");
     let mut sgd_opt = Sgd::new(sgd(0.1, 0.9, 0.0, false, 0.0));
-    sgd_opt.version = OptimVersion::Vec4;
+    sgd_opt.version = OptimVersion::V1Vec4;
     let odd = Tensor::zeros(&gpu, &[3]).unwrap().requires_grad_();
     let mut g3 = Grads::default();
     g3.insert(odd.id(), Tensor::zeros(&gpu, &[3]).unwrap());

@@ -56,7 +56,7 @@ fn losses(h: &mut Harness) {
         let target = Tensor::from_slice(&gpu, &tv, &[b, 1]).unwrap();
         for ((op, kind), version) in kinds
             .into_iter()
-            .flat_map(|k| [(k, LossVersion::Scalar), (k, LossVersion::Vec4)])
+            .flat_map(|k| [(k, LossVersion::V1), (k, LossVersion::V1Vec4)])
         {
             let forward = |p: &Tensor| match kind {
                 Loss::Pointwise(l) => loss::pointwise_with(l, p, &target, version),
@@ -81,7 +81,7 @@ fn losses(h: &mut Harness) {
             let case = Case {
                 op,
                 shape: format!("[{b}, 1] fwd+bwd"),
-                variant: format!("V1 {version:?}"),
+                variant: format!("{version:?}"),
                 flops: 0.0,
                 bytes: 20.0 * b as f64,
                 elems: 0.0,
@@ -132,7 +132,7 @@ fn adam(h: &mut Harness) {
     let cfg = AdamConfig::adamw(1e-3, 1e-2);
     let gpu = h.gpu.clone();
     for &n in sizes(h) {
-        for version in [OptimVersion::Scalar, OptimVersion::Vec4] {
+        for version in [OptimVersion::V1, OptimVersion::V1Vec4] {
             let case = Case {
                 op: "optim.adam",
                 shape: format!("[{n}]"),
@@ -179,7 +179,7 @@ fn sgd(h: &mut Harness) {
     };
     let gpu = h.gpu.clone();
     for &n in sizes(h) {
-        for version in [OptimVersion::Scalar, OptimVersion::Vec4] {
+        for version in [OptimVersion::V1, OptimVersion::V1Vec4] {
             let case = Case {
                 op: "optim.sgd_nesterov",
                 shape: format!("[{n}]"),
@@ -217,7 +217,7 @@ fn sgd(h: &mut Harness) {
 fn clip(h: &mut Harness) {
     let gpu = h.gpu.clone();
     for &n in sizes(h) {
-        for version in [OptimVersion::Scalar, OptimVersion::Vec4] {
+        for version in [OptimVersion::V1, OptimVersion::V1Vec4] {
             let case = Case {
                 op: "optim.clip_grad_norm",
                 shape: format!("[{n}]"),

@@ -46,6 +46,7 @@ impl Drop for NoGradGuard {
 }
 
 /// Starts a no-grad scope: `let _g = no_grad();`.
+#[must_use = "the scope ends when the guard is dropped: bind it, `let _g = no_grad();`"]
 pub fn no_grad() -> NoGradGuard {
     NO_GRAD_DEPTH.with(|d| d.set(d.get() + 1));
     NoGradGuard(())

@@ -137,6 +137,7 @@ pub struct Loader {
 impl Loader {
     /// A loader over the samples `indices` of `ds` (in that order for evaluation);
     /// batch `samples` index into `indices`' order.
+    #[must_use]
     pub fn new(ds: &Dataset, indices: &[usize], cfg: LoaderConfig, mode: Mode) -> Loader {
         let items = indices
             .iter()

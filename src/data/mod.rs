@@ -115,6 +115,7 @@ pub struct Sample {
 
 impl Sample {
     /// A sample with only a path and its label on the unit scale.
+    #[must_use]
     pub fn new(path: impl Into<PathBuf>, label: f64) -> Sample {
         Sample {
             path: path.into(),

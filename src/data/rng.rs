@@ -10,12 +10,14 @@
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    #[must_use]
     pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64(seed)
     }
 
     /// A generator for one (seed, keys...) tuple: each key is mixed in through a full
     /// SplitMix64 step, so neighbouring keys give unrelated streams.
+    #[must_use]
     pub fn stream(seed: u64, keys: &[u64]) -> SplitMix64 {
         let mut s = SplitMix64(seed);
         for &k in keys {

@@ -16,6 +16,7 @@ pub struct AdapterChoice {
 
 impl AdapterChoice {
     /// Reads `CPRL_ADAPTER`.
+    #[must_use]
     pub fn from_env() -> Self {
         AdapterChoice {
             name: std::env::var("CPRL_ADAPTER").ok().filter(|s| !s.is_empty()),

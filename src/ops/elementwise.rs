@@ -34,13 +34,15 @@ pub enum BinaryOp {
     Div = 3,
 }
 
-/// Which binary kernel runs.
+/// Kernel versions of the binary ops (see the module header); `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BinaryVersion {
-    /// v2 when the shapes are equal and the count divides by 4, else v1.
+    /// The default: V2 when the shapes are equal and the count divides by 4, else V1.
     #[default]
     Auto,
+    /// The naive port of the reference: any broadcast, an index decode per element.
     V1,
+    /// Equal shapes, count divisible by 4: one vec4 per invocation.
     V2,
 }
 
@@ -70,6 +72,7 @@ pub struct Unary {
 }
 
 impl Unary {
+    #[must_use]
     pub fn new(op: UnaryOp) -> Unary {
         Unary {
             op,

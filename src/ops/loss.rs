@@ -2,8 +2,9 @@
 //! `[]`) with a fused backward. Every sum runs in a fixed order that depends only on
 //! the sizes, so losses and gradients are bitwise reproducible.
 //!
-//! Versions (each kernel file has a per-element entry and a vec4 entry, see
-//! [`LossVersion`]):
+//! Versions (each kernel file has per-element entries, [`LossVersion::V1`], and vec4
+//! entries, [`LossVersion::V1Vec4`]; `Auto` takes the vec4 ones when the count divides
+//! by 4):
 //! - `loss_pointwise_forward_v1`: workgroups reduce tiles of 16,384 elements in a tree;
 //!   one more single-workgroup pass adds the tile sums (skipped when one tile covers
 //!   the input, so a batch loss is one dispatch).
@@ -42,16 +43,18 @@ pub const PLCC_EPS: f32 = 1e-8;
 /// elements per lane, under llvmpipe's 65,535-iteration cap.
 pub const PLCC_MAX_BATCH: usize = 8_000_000;
 
-/// Which kernel entries a loss uses.
+/// Kernel versions of the losses (see the module header); `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LossVersion {
-    /// Vec4 when the element count divides by 4, else per element.
+    /// The default: `V1Vec4` when the element count divides by 4, else `V1`.
     #[default]
     Auto,
-    /// One element per load, any size.
-    Scalar,
-    /// vec4 loads; an error when the count does not divide by 4.
-    Vec4,
+    /// The naive port of the reference: the per-element entries of the `_v1` kernels,
+    /// any size.
+    V1,
+    /// The vec4 entries of the same `_v1` kernels; an error when the count does not
+    /// divide by 4.
+    V1Vec4,
 }
 
 impl LossVersion {
@@ -59,12 +62,12 @@ impl LossVersion {
     fn vec4(self, op: &'static str, n: usize) -> Result<bool> {
         match self {
             LossVersion::Auto => Ok(n.is_multiple_of(4)),
-            LossVersion::Scalar => Ok(false),
-            LossVersion::Vec4 if !n.is_multiple_of(4) => Err(Error::shape(
+            LossVersion::V1 => Ok(false),
+            LossVersion::V1Vec4 if !n.is_multiple_of(4) => Err(Error::shape(
                 op,
                 format!("the vec4 kernels need a count divisible by 4, got {n}"),
             )),
-            LossVersion::Vec4 => Ok(true),
+            LossVersion::V1Vec4 => Ok(true),
         }
     }
 }

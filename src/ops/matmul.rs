@@ -48,15 +48,19 @@ static MATMUL_V3: Kernel = kernel!("matmul_v3");
 static MATMUL_V4: Kernel = kernel!("matmul_v4");
 static MATMUL_REDUCE_V1: Kernel = kernel!("matmul_reduce_v1");
 
-/// Which GEMM kernel runs.
+/// Kernel versions of the GEMM (see the module header); `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MatmulVersion {
-    /// Chosen by measurement (see the module header).
+    /// The default: chosen by measurement among V4 (where subgroups fit), V2 and V3.
     #[default]
     Auto,
+    /// The naive port of the reference: one output per invocation.
     V1,
+    /// Register-blocked, 16x8 outputs per invocation (CPU drivers without subgroups).
     V2,
+    /// Workgroup-memory tiled, 64x64 per workgroup (real GPUs).
     V3,
+    /// Subgroup broadcast of A panels (lavapipe); needs subgroups of 8 lanes or more.
     V4,
 }
 

@@ -68,13 +68,15 @@ const MAX_STATS_STEPS: usize = 4096;
 /// Smallest plane `Auto` runs with V2.
 const AUTO_V2_MIN_HW: usize = 128;
 
-/// Which kernels run the bulk passes.
+/// Kernel versions of the bulk passes of the norms (see the module header); `Auto` is
+/// the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum NormVersion {
-    /// V2Narrow on CPU adapters and V2 elsewhere when H*W % 4 == 0 and H*W >= 128,
-    /// else V1.
+    /// The default: `V2Narrow` on CPU adapters and `V2` elsewhere when H*W % 4 == 0 and
+    /// H*W >= 128, else V1.
     #[default]
     Auto,
+    /// The naive port of the reference: one flat index per element, scalar loads, any shape.
     V1,
     /// The `*_v2` kernels in 64-lane workgroups, lanes on neighbouring vec4s, a few
     /// vec4s each: the shape a GPU wants.
@@ -116,6 +118,7 @@ pub struct GroupNorm {
 }
 
 impl GroupNorm {
+    #[must_use]
     pub fn new(groups: usize) -> GroupNorm {
         GroupNorm {
             groups,

@@ -9,8 +9,9 @@
 //! - `optim_clip_norm_v1`: tile sums of squares per gradient, one workgroup adding
 //!   the tiles, then an in-place scale; per element or per vec4.
 //!
-//! [`OptimVersion::Auto`] takes the vec4 entries when the element count divides by 4,
-//! else the per-element ones. Bench: `cargo bench --bench kernels -- optim`.
+//! [`OptimVersion::V1`] runs the per-element entries, [`OptimVersion::V1Vec4`] the vec4
+//! ones; `Auto` (the default) takes the vec4 entries when the element count divides by
+//! 4, else the per-element ones. Bench: `cargo bench --bench kernels -- optim`.
 //!
 //! Semantics are torch.optim's, for one parameter group (see `reference::optim`, which
 //! quotes the torch lines):
@@ -48,16 +49,19 @@ const K: u32 = 64;
 /// Elements one workgroup of the norm's first pass adds.
 const TILE: usize = (WG * K) as usize;
 
-/// Which kernel entries an optimiser uses.
+/// Kernel versions of the optimisers and the gradient clipping (see the module header);
+/// `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OptimVersion {
-    /// Vec4 when the element count divides by 4, else per element.
+    /// The default: `V1Vec4` when the element count divides by 4, else `V1`.
     #[default]
     Auto,
-    /// One element per invocation, any size.
-    Scalar,
-    /// One vec4 per invocation; an error when the count does not divide by 4.
-    Vec4,
+    /// The naive port of the reference: the per-element entries of the `_v1` kernels,
+    /// one element per invocation, any size.
+    V1,
+    /// The vec4 entries of the same `_v1` kernels, one vec4 per invocation; an error
+    /// when the count does not divide by 4.
+    V1Vec4,
 }
 
 impl OptimVersion {
@@ -65,12 +69,12 @@ impl OptimVersion {
     fn vec4(self, op: &'static str, n: usize) -> Result<bool> {
         match self {
             OptimVersion::Auto => Ok(n.is_multiple_of(4)),
-            OptimVersion::Scalar => Ok(false),
-            OptimVersion::Vec4 if !n.is_multiple_of(4) => Err(Error::shape(
+            OptimVersion::V1 => Ok(false),
+            OptimVersion::V1Vec4 if !n.is_multiple_of(4) => Err(Error::shape(
                 op,
                 format!("the vec4 kernel needs a count divisible by 4, got {n}"),
             )),
-            OptimVersion::Vec4 => Ok(true),
+            OptimVersion::V1Vec4 => Ok(true),
         }
     }
 }
@@ -109,6 +113,7 @@ pub struct SgdConfig {
 
 impl SgdConfig {
     /// Plain SGD: no momentum, no weight decay.
+    #[must_use]
     pub fn new(lr: f64) -> SgdConfig {
         SgdConfig {
             lr,
@@ -150,6 +155,7 @@ pub struct AdamConfig {
 
 impl AdamConfig {
     /// torch's Adam defaults: betas (0.9, 0.999), eps 1e-8, no weight decay.
+    #[must_use]
     pub fn adam(lr: f64) -> AdamConfig {
         AdamConfig {
             lr,
@@ -162,6 +168,7 @@ impl AdamConfig {
     }
 
     /// torch's AdamW: Adam's defaults with decoupled weight decay `wd` (torch: 1e-2).
+    #[must_use]
     pub fn adamw(lr: f64, weight_decay: f64) -> AdamConfig {
         AdamConfig {
             weight_decay,
@@ -279,6 +286,7 @@ pub struct Sgd {
 }
 
 impl Sgd {
+    #[must_use]
     pub fn new(cfg: SgdConfig) -> Sgd {
         Sgd {
             cfg,
@@ -415,6 +423,7 @@ pub struct Adam {
 }
 
 impl Adam {
+    #[must_use]
     pub fn new(cfg: AdamConfig) -> Adam {
         Adam {
             cfg,

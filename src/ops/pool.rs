@@ -72,6 +72,7 @@ pub struct Pool2d {
 
 impl Pool2d {
     /// A square window.
+    #[must_use]
     pub fn square(kernel: usize, stride: usize, padding: usize) -> Pool2d {
         Pool2d {
             kernel: [kernel; 2],
@@ -175,13 +176,14 @@ impl Pool2dUniform {
     }
 }
 
-/// Which 2-D pooling kernels run.
+/// Kernel versions of the 2-D poolings (see the module header); `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum Pool2dVersion {
-    /// `V2Narrow` on CPU adapters, `V2` elsewhere, unless one row of work (columns / 8
-    /// lanes * window) nears llvmpipe's loop cap: then V1.
+    /// The default: `V2Narrow` on CPU adapters, `V2` elsewhere, unless one row of work
+    /// (columns / 8 lanes * window) nears llvmpipe's loop cap: then V1.
     #[default]
     Auto,
+    /// The naive port of the reference: one output (or input) element per invocation.
     V1,
     /// The `_v2` kernels in 64-lane workgroups (GPUs).
     V2,
@@ -425,12 +427,15 @@ impl Backward for MaxPoolBackward {
     }
 }
 
-/// Which global-pool kernels run.
+/// Kernel versions of the global average pool (see the module header); `Auto` is the
+/// default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum GlobalPoolVersion {
-    /// When H*W % 4 == 0, `V2Narrow` on CPU adapters and `V2` elsewhere; else V1.
+    /// The default: when H*W % 4 == 0, `V2Narrow` on CPU adapters and `V2` elsewhere;
+    /// else V1.
     #[default]
     Auto,
+    /// The naive port of the reference: scalar chunked row sums, a flat index per element.
     V1,
     /// The `_v2` kernels; the backward in 64-lane workgroups (GPUs).
     V2,

@@ -44,14 +44,16 @@ static DEVIATION_BACKWARD_V2: Kernel = kernel!("sortmask_deviation_backward_v2")
 static APPLY_FORWARD_V2: Kernel = kernel!("sortmask_apply_forward_v2");
 static APPLY_BACKWARD_V2: Kernel = kernel!("sortmask_apply_backward_v2");
 
-/// Which kernel versions run.
+/// Kernel versions of SortMask's four kernels (see the module header); `Auto` is the
+/// default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortMaskVersion {
-    /// Measured per kernel among the versions that apply (see the module header).
+    /// The default: chosen by measurement per kernel among the versions that apply.
     #[default]
     Auto,
+    /// The naive port of the reference: one workgroup per row, a tree in workgroup memory.
     V1,
-    /// Needs n % 4 == 0.
+    /// One invocation per row, vec4 loads, no barriers; needs n % 4 == 0.
     V2,
 }
 
@@ -82,6 +84,7 @@ impl Default for SortMaskConfig {
 
 impl SortMaskConfig {
     /// The defaults with the bitonic logistic network at `strength` (O(n log^2 n) per row).
+    #[must_use]
     pub fn network(strength: f32) -> Self {
         SortMaskConfig {
             method: Method::Network {

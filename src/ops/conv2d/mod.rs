@@ -96,13 +96,9 @@ pub struct Conv2dParams {
 }
 
 impl Default for Conv2dParams {
+    /// Stride 1, no padding, no dilation, one group.
     fn default() -> Self {
-        Conv2dParams {
-            stride: (1, 1),
-            padding: (0, 0),
-            dilation: (1, 1),
-            groups: 1,
-        }
+        Conv2dParams::new(1, 0)
     }
 }
 
@@ -112,13 +108,55 @@ fn out_len(input: usize, kernel: usize, stride: usize, pad: usize, dil: usize) -
 }
 
 impl Conv2dParams {
-    /// Same stride and padding on both axes, no dilation, one group.
-    pub fn new(stride: usize, padding: usize) -> Self {
+    /// Same stride and padding on both axes, no dilation, one group. The other
+    /// settings chain on: `Conv2dParams::new(1, 2).dilation(2).groups(c)`.
+    #[must_use]
+    pub const fn new(stride: usize, padding: usize) -> Self {
         Conv2dParams {
             stride: (stride, stride),
             padding: (padding, padding),
-            ..Default::default()
+            dilation: (1, 1),
+            groups: 1,
         }
+    }
+
+    /// With a stride per axis (height, width).
+    #[must_use]
+    pub const fn stride_hw(self, h: usize, w: usize) -> Self {
+        Conv2dParams {
+            stride: (h, w),
+            ..self
+        }
+    }
+
+    /// With a padding per axis (height, width).
+    #[must_use]
+    pub const fn padding_hw(self, h: usize, w: usize) -> Self {
+        Conv2dParams {
+            padding: (h, w),
+            ..self
+        }
+    }
+
+    /// With the same dilation on both axes.
+    #[must_use]
+    pub const fn dilation(self, d: usize) -> Self {
+        self.dilation_hw(d, d)
+    }
+
+    /// With a dilation per axis (height, width).
+    #[must_use]
+    pub const fn dilation_hw(self, h: usize, w: usize) -> Self {
+        Conv2dParams {
+            dilation: (h, w),
+            ..self
+        }
+    }
+
+    /// With `groups` channel groups (depthwise when it equals the input channels).
+    #[must_use]
+    pub const fn groups(self, groups: usize) -> Self {
+        Conv2dParams { groups, ..self }
     }
 
     /// Output height for input height `h` and kernel height `kh` (valid params only).
@@ -138,26 +176,34 @@ impl Conv2dParams {
     }
 }
 
-/// Forward kernel versions (see the module header).
+/// Kernel versions of the forward pass (see the module header); `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dForward {
-    /// Chosen by measurement among the applicable versions (see the module header).
+    /// The default: chosen by measurement among the applicable versions.
     #[default]
     Auto,
+    /// The naive port of the reference: direct, one output per invocation.
     V1,
+    /// Register-blocked implicit GEMM over packed weights, no subgroups.
     V2,
+    /// Workgroup-tiled implicit GEMM, 64 x 64 tiles (real GPUs).
     V3,
+    /// V2's tiles with the weights broadcast across the subgroup; needs `subgroups_fit`.
     V4,
 }
 
-/// Backward-data kernel versions (see the module header).
+/// Kernel versions of the backward-data pass (see the module header); `Auto` is the
+/// default. Numbers follow the forward's (no V3: its backward is not written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dBackwardData {
-    /// Chosen by measurement among the applicable versions (see the module header).
+    /// The default: chosen by measurement among the applicable versions.
     #[default]
     Auto,
+    /// The naive port of the reference: one input element per invocation, gathering.
     V1,
+    /// As forward V2 over dy, one launch per residue class of the input pixels.
     V2,
+    /// As forward V4 over dy; needs `subgroups_fit`.
     V4,
     /// Small-channel gather without subgroups; runs V2 where it does not apply.
     V5,
@@ -166,14 +212,18 @@ pub enum Conv2dBackwardData {
     V6,
 }
 
-/// Backward-weight kernel versions (see the module header).
+/// Kernel versions of the backward-weight pass (see the module header); `Auto` is the
+/// default. Numbers follow the forward's (no V3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Conv2dBackwardWeight {
-    /// Chosen by measurement among the applicable versions (see the module header).
+    /// The default: chosen by measurement among the applicable versions.
     #[default]
     Auto,
+    /// The naive port of the reference: one (pixel chunk, weight element) per invocation.
     V1,
+    /// Blocks of rows x output channels per invocation, dy loaded as vec4 over pixels.
     V2,
+    /// V2 with dy broadcast across the subgroup; needs `subgroups_fit`.
     V4,
 }
 

@@ -62,13 +62,16 @@ const SCRATCH_BUDGET: u64 = 64 << 20;
 /// A segment holds all layers when its d values take at most this many floats per row.
 const ONE_SEGMENT_FLOATS: usize = 1 << 19;
 
-/// Which kernel version runs.
+/// Kernel versions of the sorting-network soft ranks (see the module header); `Auto`
+/// is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkVersion {
-    /// Measured choice between V1 and V2 (see the module header).
+    /// The default: chosen by measurement between V1 and V2.
     #[default]
     Auto,
+    /// The naive port of the reference: one workgroup per row, lanes sharing each layer.
     V1,
+    /// One invocation per row walking every comparator, no barriers; rows of bounded length.
     V2,
 }
 

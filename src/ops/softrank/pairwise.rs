@@ -38,14 +38,18 @@ static BACKWARD_V3: Kernel = kernel!("softrank_pairwise_backward_v3");
 /// Longest row supported (each invocation loops over the whole row).
 pub const MAX_N: usize = 32768;
 
-/// Which kernel version runs (both passes).
+/// Kernel versions of the pairwise soft ranks, both passes (see the module header);
+/// `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PairwiseVersion {
-    /// Measured choice between V2 and V3 (see the module header).
+    /// The default: chosen by measurement between V2 and V3.
     #[default]
     Auto,
+    /// The naive port of the reference: one invocation per element, the row from storage.
     V1,
+    /// 8 consecutive elements per invocation in registers (CPU drivers).
     V2,
+    /// One workgroup per 256 elements, the row in workgroup-memory tiles (GPUs).
     V3,
 }
 

@@ -7,27 +7,27 @@
 //! Versions (forward and backward come in pairs; all save the same state: the
 //! permutation with block starts flagged, and the ranks). Bench for all:
 //! `NODEVICE_SELECT=1 cargo bench --bench kernels -- softrank.pav`.
-//! - v1 `softrank_pav_{forward,backward}_v1`: the naive port, many dispatches: merge
+//! - V1 `softrank_pav_{forward,backward}_v1`: the naive port, many dispatches: merge
 //!   sort passes with one invocation per element (binary search for its place), PAV
 //!   with one invocation per row over chunks of sorted positions, output and backward
 //!   with one invocation per element. Any n (every loop is bounded).
-//! - v2 `softrank_pav_{sort,isotonic,backward}_v2`: for CPU drivers, one row per SIMD
+//! - V2 `softrank_pav_{sort,isotonic,backward}_v2`: for CPU drivers, one row per SIMD
 //!   lane: runs of 64 sorted by a register network, 16-way merge passes, the last merge
 //!   fused with PAV and the un-permute (one row per invocation), backward one row per
 //!   invocation; every loop walks positions in step across lanes and touches memory in
 //!   vec4s where it can. n <= 16384.
-//! - v3 `softrank_pav_{forward,backward}_v3`: for GPUs, one workgroup per row: bitonic
+//! - V3 `softrank_pav_{forward,backward}_v3`: for GPUs, one workgroup per row: bitonic
 //!   sort in workgroup memory, PAV per thread chunk then stitched, block starts by a
 //!   scan, coalesced stores; backward by segmented scans. n <= 4096, where the
 //!   adapter's workgroup memory holds the row (8 bytes per position for l2, 12 for kl).
-//! - v4 `softrank_pav_forward_v4` + v3's backward: v3 with the bitonic sort kept in
+//! - V4 `softrank_pav_forward_v4` + V3's backward: V3 with the bitonic sort kept in
 //!   registers, partners within a subgroup reached by `subgroupShuffleXor`, only the
 //!   long strides through workgroup memory (15 barrier stages instead of 55 at n = 4096).
 //!   Needs subgroups of a fixed size (not GL). n <= 4096.
 //!
-//! `PavVersion::Auto` measures v2, v3 and v4 where they accept the shape (v1 only when
+//! `PavVersion::Auto` measures V2, V3 and V4 where they accept the shape (V1 only when
 //! none does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
-//! regularisation); lavapipe gets v2. Measurements: `benches/NOTES.md` (Soft rank, PAV).
+//! regularisation); lavapipe gets V2. Measurements: `benches/NOTES.md` (Soft rank, PAV).
 
 use std::sync::{Arc, Mutex};
 
@@ -56,13 +56,15 @@ const V1_WG: u32 = 64;
 /// Largest row length: bit 31 of a saved permutation entry flags a block start.
 pub const MAX_N: usize = 1 << 30;
 
-/// Which kernels run.
+/// Kernel versions of the PAV soft ranks (see the module header); `Auto` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum PavVersion {
-    /// The fastest version for the shape on this adapter (measured once, cached).
+    /// The default: the fastest version for the shape on this adapter (measured once,
+    /// cached).
     #[default]
     Auto,
-    /// Naive port: merge passes, per-row PAV in chunks, per-element output. Any n.
+    /// The naive port of the reference: merge passes, per-row PAV in chunks,
+    /// per-element output. Any n.
     V1,
     /// Runs sorted by a register network, 16-way merges, PAV and backward one row per
     /// invocation (CPU drivers). n <= 16384.
@@ -70,8 +72,8 @@ pub enum PavVersion {
     /// One workgroup per row, everything in workgroup memory and parallel (GPUs).
     /// n <= 4096 where the adapter's workgroup memory holds the row (see `v3_shape`).
     V3,
-    /// v3 with the sort in registers and subgroup shuffles (GPUs with a fixed subgroup
-    /// size); the backward is v3's. n <= 4096 (see `v4_shape`).
+    /// V3 with the sort in registers and subgroup shuffles (GPUs with a fixed subgroup
+    /// size); the backward is V3's. n <= 4096 (see `v4_shape`).
     V4,
 }
 
