@@ -512,8 +512,8 @@ fn error_messages_name_the_metric_and_sizes() {
 fn delta_e_matches_hand_derived_cielab_values() {
     let flat = |v: [f64; 3]| {
         let mut p = Planes::zeros(3, 4, 5);
-        for c in 0..3 {
-            p.plane_mut(c).fill(v[c]);
+        for (c, value) in v.into_iter().enumerate() {
+            p.plane_mut(c).fill(value);
         }
         p
     };
