@@ -133,8 +133,44 @@ pub fn backward(loss: &Tensor) -> Result<Grads> {
     backward_with(loss, &seed)
 }
 
+/// Gradients of a scalar `loss` with respect to `targets` alone: backward nodes whose
+/// inputs lead to no target are skipped. An input gradient (an attack's, or a
+/// training-time intervention's) then costs no weight gradients: through a
+/// convolution the backward-weight kernel is left out.
+pub fn backward_to(loss: &Tensor, targets: &[&Tensor]) -> Result<Grads> {
+    if loss.numel() != 1 {
+        return Err(Error::shape(
+            "backward_to",
+            format!("loss of shape {:?} is not a scalar", loss.shape()),
+        ));
+    }
+    let seed = Tensor::ones(loss.gpu(), loss.shape())?;
+    let wanted: HashSet<u64> = targets.iter().map(|t| t.id()).collect();
+    run_backward(loss, &seed, Some(&wanted))
+}
+
 /// Vector-Jacobian product: gradients of `sum(out * grad_out)` w.r.t. the leaves.
 pub fn backward_with(out: &Tensor, grad_out: &Tensor) -> Result<Grads> {
+    run_backward(out, grad_out, None)
+}
+
+/// The ids of the tensors of `order` (decreasing id) from which some tensor of
+/// `wanted` can be reached backwards, i.e. those whose gradient a target needs.
+fn leading_to(order: &[Tensor], wanted: &HashSet<u64>) -> HashSet<u64> {
+    let mut reach = HashSet::new();
+    // Inputs have smaller ids than their outputs: increasing id is a topological order.
+    for t in order.iter().rev() {
+        let hit = wanted.contains(&t.id())
+            || t.node()
+                .is_some_and(|n| n.inputs.iter().any(|i| reach.contains(&i.id())));
+        if hit {
+            reach.insert(t.id());
+        }
+    }
+    reach
+}
+
+fn run_backward(out: &Tensor, grad_out: &Tensor, wanted: Option<&HashSet<u64>>) -> Result<Grads> {
     if out.shape() != grad_out.shape() {
         return Err(Error::shapes(
             "backward",
@@ -145,12 +181,14 @@ pub fn backward_with(out: &Tensor, grad_out: &Tensor) -> Result<Grads> {
     }
     let _g = no_grad();
     let order = tape(out);
+    let reach = wanted.map(|w| leading_to(&order, w));
+    let needed = |t: &Tensor| t.requires_grad() && reach.as_ref().is_none_or(|r| r.contains(&t.id()));
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
     grads.insert(out.id(), grad_out.clone());
     for t in order {
         let Some(node) = t.node() else { continue };
         let Some(g) = grads.remove(&t.id()) else { continue };
-        let needs: Vec<bool> = node.inputs.iter().map(Tensor::requires_grad).collect();
+        let needs: Vec<bool> = node.inputs.iter().map(needed).collect();
         let gs = node.backward.backward(&g, &needs)?;
         if gs.len() != node.inputs.len() {
             return Err(Error::Invalid(format!(
@@ -162,7 +200,7 @@ pub fn backward_with(out: &Tensor, grad_out: &Tensor) -> Result<Grads> {
         }
         for (input, gi) in node.inputs.iter().zip(gs) {
             let Some(gi) = gi else { continue };
-            if !input.requires_grad() {
+            if !needed(input) {
                 continue;
             }
             if gi.shape() != input.shape() {

@@ -132,6 +132,8 @@ pub struct Loader {
     cfg: LoaderConfig,
     mode: Mode,
     skipped: Skips,
+    /// Training only: a group key per item and the run length (see [`Loader::with_groups`]).
+    groups: Option<(Arc<Vec<u64>>, usize)>,
 }
 
 impl Loader {
@@ -151,7 +153,24 @@ impl Loader {
             cfg,
             mode,
             skipped: Arc::new(Mutex::new(BTreeMap::new())),
+            groups: None,
         }
+    }
+
+    /// Training batches made of runs of `run` images that share a group key (`keys`,
+    /// one per item in the order of `indices`): e.g. one photo under one distortion at
+    /// several levels, so that a ranking loss finds pairs of known order in every
+    /// batch. Each epoch shuffles the members of each group, cuts them into runs,
+    /// shuffles the runs, then cuts batches; a group smaller than `run` is one short
+    /// run. Evaluation ignores the groups.
+    ///
+    /// # Panics
+    /// When `keys` is not one per item.
+    #[must_use]
+    pub fn with_groups(mut self, keys: Vec<u64>, run: usize) -> Loader {
+        assert_eq!(keys.len(), self.items.len(), "one group key per item");
+        self.groups = Some((Arc::new(keys), run.max(1)));
+        self
     }
 
     /// Images the loader covers.
@@ -181,7 +200,15 @@ impl Loader {
 
     /// The batches of one epoch, built ahead on background threads.
     pub fn epoch(&self, epoch: u64) -> Epoch {
-        let plan = Arc::new(self.plan(epoch));
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of one epoch from batch `start` on (a resumed run's place): the
+    /// same batches, with the same crops, as the full epoch's from `start`.
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> Epoch {
+        let mut plan = self.plan(epoch);
+        plan.drain(..start.min(plan.len()));
+        let plan = Arc::new(plan);
         let workers = self.cfg.workers.max(1).min(plan.len().max(1));
         let mut queues = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
@@ -210,7 +237,10 @@ impl Loader {
     fn plan(&self, epoch: u64) -> Vec<Vec<usize>> {
         let mut order: Vec<usize> = (0..self.items.len()).collect();
         if let Mode::Train { seed, .. } = self.mode {
-            SplitMix64::stream(seed, &[0x5348_5546, epoch]).shuffle(&mut order);
+            match &self.groups {
+                None => SplitMix64::stream(seed, &[0x5348_5546, epoch]).shuffle(&mut order),
+                Some((keys, run)) => order = grouped_order(keys, *run, seed, epoch),
+            }
         }
         let b = self.cfg.batch.max(1);
         let mut plan: Vec<Vec<usize>> = order.chunks(b).map(|c| c.to_vec()).collect();
@@ -219,6 +249,21 @@ impl Loader {
         }
         plan
     }
+}
+
+/// The item order of one grouped epoch (see [`Loader::with_groups`]).
+fn grouped_order(keys: &[u64], run: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut groups: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, &k) in keys.iter().enumerate() {
+        groups.entry(k).or_default().push(i);
+    }
+    let mut runs = Vec::new();
+    for (k, mut members) in groups {
+        SplitMix64::stream(seed, &[0x4752_5550, epoch, k]).shuffle(&mut members);
+        runs.extend(members.chunks(run).map(<[usize]>::to_vec));
+    }
+    SplitMix64::stream(seed, &[0x5255_4e53, epoch]).shuffle(&mut runs);
+    runs.concat()
 }
 
 /// One epoch's batches, in order. Dropping it stops the workers.

@@ -57,10 +57,49 @@ pub enum Norm {
     Group(GroupNorm2d),
 }
 
+/// How batch norm runs in a forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// Running statistics; every output of a sample depends on that sample alone.
+    Eval,
+    /// Batch statistics, and the running ones move towards them (a training step).
+    Train,
+    /// Batch statistics, running ones left alone: the extra forwards of a training
+    /// step (the intervention search), which must not count twice in the running
+    /// statistics but should see the model as the training forward does.
+    TrainFrozen,
+}
+
+impl Pass {
+    fn from_training(training: bool) -> Pass {
+        if training { Pass::Train } else { Pass::Eval }
+    }
+}
+
 impl Norm {
     pub fn forward(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        self.forward_pass(x, Pass::from_training(training))
+    }
+
+    pub fn forward_pass(&self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         match self {
-            Norm::Batch(n) => n.forward(x, training),
+            Norm::Batch(n) if pass == Pass::TrainFrozen => {
+                // Momentum 0: running = 1 * running + 0 * batch, bit for bit unchanged.
+                let opts = crate::ops::norm::BatchNorm {
+                    momentum: 0.0,
+                    ..n.opts
+                };
+                crate::ops::norm::batch_norm(
+                    x,
+                    &n.gamma,
+                    &n.beta,
+                    &n.running_mean,
+                    &n.running_var,
+                    true,
+                    &opts,
+                )
+            }
+            Norm::Batch(n) => n.forward(x, pass != Pass::Eval),
             Norm::Group(n) => ew::relu(&n.forward(x)?),
         }
     }
@@ -202,7 +241,16 @@ impl Cprl {
     /// batch statistics in batch norm (and moves the running ones); in eval every
     /// output of a sample depends on that sample alone.
     pub fn forward(&self, x: &Tensor, training: bool) -> Result<CprlOutput> {
-        let z = self.features(x, training)?;
+        self.forward_pass(x, Pass::from_training(training))
+    }
+
+    /// [`Cprl::forward`] with batch norm run as `pass` says.
+    pub fn forward_pass(&self, x: &Tensor, pass: Pass) -> Result<CprlOutput> {
+        let z = global_avg_pool(
+            self.stage_outputs_pass(x, pass)?
+                .last()
+                .expect("a validated config has stages"),
+        )?;
         match &self.config.gate {
             None => Ok(CprlOutput {
                 score: self.head.forward(&z)?,
@@ -236,6 +284,11 @@ impl Cprl {
     /// Each stage's output feature maps, [B, width, H_i, W_i] (after SortMask where it
     /// applies).
     pub fn stage_outputs(&self, x: &Tensor, training: bool) -> Result<Vec<Tensor>> {
+        self.stage_outputs_pass(x, Pass::from_training(training))
+    }
+
+    /// [`Cprl::stage_outputs`] with batch norm run as `pass` says.
+    pub fn stage_outputs_pass(&self, x: &Tensor, pass: Pass) -> Result<Vec<Tensor>> {
         if x.dims() != 4 || x.dim(1) != 3 {
             return Err(Error::shape(
                 "cprl",
@@ -246,7 +299,7 @@ impl Cprl {
         let mut maps = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
             for (conv, norm) in stage.convs.iter().zip(&stage.norms) {
-                h = norm.forward(&conv.forward(&h)?, training)?;
+                h = norm.forward_pass(&conv.forward(&h)?, pass)?;
             }
             if self.config.sortmask_after.contains(&i) {
                 let cfg = self.config.sortmask.op_config(h.dim(2) * h.dim(3));
