@@ -16,6 +16,7 @@ pub mod ops;
 pub mod reference;
 pub mod shape;
 pub mod tensor;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::Gpu;

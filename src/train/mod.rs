@@ -1,0 +1,3 @@
+//! Training: checkpoints, and the trainer that writes them.
+
+pub mod checkpoint;
