@@ -20,6 +20,8 @@ enum Command {
     Data(cli::data::DataArgs),
     /// Train the small CNN on a built-in synthetic task and print the falling loss.
     TinyTrain(cli::tiny_train::TinyTrainArgs),
+    /// Correlate a checkpoint's predictions with the MOS of a labelled dataset split.
+    Eval(cli::eval::EvalArgs),
 }
 
 fn main() {
@@ -28,6 +30,7 @@ fn main() {
         Command::Doctor(a) => cli::doctor::run(&a),
         Command::Data(a) => cli::data::run(&a),
         Command::TinyTrain(a) => cli::tiny_train::run(&a),
+        Command::Eval(a) => cli::eval::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
