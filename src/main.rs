@@ -22,6 +22,8 @@ enum Command {
     TinyTrain(cli::tiny_train::TinyTrainArgs),
     /// Correlate a checkpoint's predictions with the MOS of a labelled dataset split.
     Eval(cli::eval::EvalArgs),
+    /// Score image files or folders with a checkpoint (text, JSON or CSV on stdout).
+    Score(cli::score::ScoreArgs),
 }
 
 fn main() {
@@ -31,6 +33,7 @@ fn main() {
         Command::Data(a) => cli::data::run(&a),
         Command::TinyTrain(a) => cli::tiny_train::run(&a),
         Command::Eval(a) => cli::eval::run(&a),
+        Command::Score(a) => cli::score::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

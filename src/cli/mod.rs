@@ -5,4 +5,5 @@ pub mod dataset;
 pub mod doctor;
 pub mod eval;
 pub mod progress;
+pub mod score;
 pub mod tiny_train;
