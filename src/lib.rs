@@ -10,6 +10,7 @@ pub mod autograd;
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod infer;
 pub mod metrics;
 pub mod nn;
 pub mod ops;

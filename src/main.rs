@@ -20,6 +20,10 @@ enum Command {
     Data(cli::data::DataArgs),
     /// Train the small CNN on a built-in synthetic task and print the falling loss.
     TinyTrain(cli::tiny_train::TinyTrainArgs),
+    /// Correlate a checkpoint's predictions with the MOS of a labelled dataset split.
+    Eval(cli::eval::EvalArgs),
+    /// Score image files or folders with a checkpoint (text, JSON or CSV on stdout).
+    Score(cli::score::ScoreArgs),
 }
 
 fn main() {
@@ -28,6 +32,8 @@ fn main() {
         Command::Doctor(a) => cli::doctor::run(&a),
         Command::Data(a) => cli::data::run(&a),
         Command::TinyTrain(a) => cli::tiny_train::run(&a),
+        Command::Eval(a) => cli::eval::run(&a),
+        Command::Score(a) => cli::score::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

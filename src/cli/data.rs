@@ -5,10 +5,12 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use cprl::data::check;
-use cprl::data::formats::{self, ReadOptions};
+use cprl::data::formats;
 use cprl::data::split::Ratios;
 use cprl::data::synth::{self, RefSource, SynthConfig, distort::Distortion};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::dataset::DatasetArgs;
 
 #[derive(clap::Args)]
 pub struct DataArgs {
@@ -59,31 +61,8 @@ struct SynthArgs {
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// Format of the label file (`--format list` shows the known ones).
-    #[arg(long)]
-    format: String,
-    /// The label file.
-    #[arg(long)]
-    labels: PathBuf,
-    /// Folder the image paths are relative to (default: the label file's folder).
-    #[arg(long)]
-    root: Option<PathBuf>,
-    /// Raw score range `lo,hi` (replaces the format's; needed by `meta` unless its
-    /// scores are already in [0, 1]).
-    #[arg(long)]
-    scale: Option<String>,
-    /// With --scale: lower scores are better (DMOS).
-    #[arg(long)]
-    lower_better: bool,
-    /// Column holding each row's split (default: official_split, else split).
-    #[arg(long)]
-    split_column: Option<String>,
-    /// pyiqa split pickle ({index: {'train': [...], 'val': [...], 'test': [...]}}).
-    #[arg(long)]
-    split_file: Option<PathBuf>,
-    /// Which split of the pickle.
-    #[arg(long, default_value_t = 1)]
-    split_index: i64,
+    #[command(flatten)]
+    data: DatasetArgs,
     /// Seed of the ratio split used when the file gives none.
     #[arg(long, default_value_t = 123)]
     seed: u64,
@@ -165,7 +144,7 @@ fn run_synth(a: &SynthArgs) -> Result<()> {
 }
 
 fn run_check(a: &CheckArgs) -> Result<()> {
-    if a.format == "list" {
+    if a.data.format == "list" {
         for f in formats::formats() {
             let s = f.scale;
             let dir = if s.higher_is_better {
@@ -177,20 +156,7 @@ fn run_check(a: &CheckArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let root = match &a.root {
-        Some(r) => r.clone(),
-        None if a.labels.is_dir() => a.labels.clone(),
-        None => a.labels.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
-    };
-    let mut opts = ReadOptions::default();
-    if let Some(r) = &a.scale {
-        opts.scale = Some(formats::parse_scale(r, a.lower_better)?);
-    }
-    opts.split_column = a.split_column.clone();
-    opts.split.file = a.split_file.clone();
-    opts.split.index = a.split_index;
-    opts.split.seed = a.seed;
-    let ds = formats::read_dataset(&a.format, &a.labels, &root, &opts)?;
+    let ds = a.data.open(a.seed)?;
     let summary = check::check(&ds);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -1,5 +1,9 @@
-//! Subcommands of the `cprl` binary, one module each.
+//! Subcommands of the `cprl` binary, one module each, and the pieces they share.
 
 pub mod data;
+pub mod dataset;
 pub mod doctor;
+pub mod eval;
+pub mod progress;
+pub mod score;
 pub mod tiny_train;
