@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod reference;
+pub mod report;
 pub mod shape;
 pub mod tensor;
 
