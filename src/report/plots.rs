@@ -48,11 +48,21 @@ type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// Size of `per_distortion.png` for this many distortion types and models: one row
-/// of bars per type, each model's bar 14 px high, so labels never overlap.
+/// of bars per type, each model's bar 14 px high, so labels never overlap, and a
+/// strip at the bottom for the legend, so it never hides a bar.
 pub fn per_distortion_size(distortions: usize, models: usize) -> (u32, u32) {
-    let row = 12 + 14 * models.max(1);
-    let height = 130 + distortions.max(1) * row;
+    let height = 130 + distortions.max(1) * row_pixels(models) + legend_pixels(models);
     (PER_DISTORTION_WIDTH, height as u32)
+}
+
+/// Height of one distortion's row of bars.
+fn row_pixels(models: usize) -> usize {
+    12 + 14 * models.max(1)
+}
+
+/// Height of the per-distortion legend: one 20 px line per model and its frame.
+fn legend_pixels(models: usize) -> usize {
+    16 + 20 * models.max(1)
 }
 
 /// The file name of a model's scatter plot: `scatter_<name>.png`, with every
@@ -154,6 +164,8 @@ struct LinePanel<'a> {
     lines: Vec<(&'a str, Vec<(f64, f64)>)>,
     /// Bounds the y axis may not pass (SROCC lives in [-1, 1]).
     y_limits: Option<(f64, f64)>,
+    /// Label the x axis with whole numbers (steps are counts; "20.0" misleads).
+    whole_x: bool,
 }
 
 fn curves_png(models: &[ModelReport]) -> Result<Vec<u8>> {
@@ -171,6 +183,7 @@ fn curves_png(models: &[ModelReport]) -> Result<Vec<u8>> {
             })
             .collect(),
         y_limits: None,
+        whole_x: true,
     };
     let srocc = LinePanel {
         title: "Validation SROCC",
@@ -186,6 +199,7 @@ fn curves_png(models: &[ModelReport]) -> Result<Vec<u8>> {
             })
             .collect(),
         y_limits: Some((-1.0, 1.0)),
+        whole_x: false,
     };
     render_png("curves.png", CURVES_SIZE, |area| {
         let panels = area.split_evenly((1, 2));
@@ -230,10 +244,14 @@ fn draw_line_panel(area: &Area, p: &LinePanel) -> Drawn {
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
+    let whole = |v: &f64| format!("{v:.0}");
+    let plain = |v: &f64| short_number(*v);
     chart
         .configure_mesh()
         .x_desc(p.x_desc)
         .y_desc(p.y_desc)
+        .x_label_formatter(if p.whole_x { &whole } else { &plain })
+        .max_light_lines(2)
         .label_style((FONT, 13))
         .draw()?;
     let mut labelled = false;
@@ -261,6 +279,17 @@ fn draw_line_panel(area: &Area, p: &LinePanel) -> Drawn {
         draw_centered_note(area, "no data")?;
     }
     Ok(())
+}
+
+/// `v` with at most three decimals and no trailing zeros: an axis label, not data.
+fn short_number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    if s == "-0" { "0".to_string() } else { s.to_string() }
 }
 
 fn draw_centered_note(area: &Area, text: &str) -> Drawn {
@@ -297,6 +326,7 @@ fn draw_scatter(area: &Area, m: &ModelReport) -> Drawn {
         .configure_mesh()
         .x_desc("pseudo-MOS")
         .y_desc("predicted score")
+        .max_light_lines(2)
         .label_style((FONT, 13))
         .draw()?;
     chart.draw_series(LineSeries::new(
@@ -367,17 +397,20 @@ fn draw_distortion_bars(area: &Area, b: &DistortionBars) -> Drawn {
     // The first name in the top row: y = rows - 1 - index. The names are drawn by
     // hand: plotters' key-point axes cannot take a label formatter.
     let y_top = rows.max(1) as f64 - 0.5;
+    let models = b.models.len();
+    let y_bottom = -0.5 - legend_pixels(models) as f64 / row_pixels(models) as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FONT, 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size((longest * 8 + 20).clamp(60, 260) as u32)
-        .build_cartesian_2d(-1.0..1.0, -0.5..y_top)?;
+        .build_cartesian_2d(-1.0..1.0, y_bottom..y_top)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(0)
         .x_desc("SROCC within the type")
+        .max_light_lines(1)
         .label_style((FONT, 13))
         .draw()?;
     let right = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
@@ -385,10 +418,12 @@ fn draw_distortion_bars(area: &Area, b: &DistortionBars) -> Drawn {
         let (px, py) = chart.backend_coord(&(-1.0, (rows - 1 - i) as f64));
         area.draw(&Text::new(name.clone(), (px - 8, py), right.clone()))?;
     }
-    chart.draw_series(LineSeries::new(
-        vec![(0.0, -0.5), (0.0, rows as f64 - 0.5)],
-        BLACK.stroke_width(1),
-    ))?;
+    if rows > 0 {
+        chart.draw_series(LineSeries::new(
+            vec![(0.0, -0.5), (0.0, y_top)],
+            BLACK.stroke_width(1),
+        ))?;
+    }
     let band = 0.8 / b.models.len().max(1) as f64;
     for (j, (model, values)) in b.models.iter().zip(&b.per_model).enumerate() {
         let c = colour(j);
@@ -408,9 +443,13 @@ fn draw_distortion_bars(area: &Area, b: &DistortionBars) -> Drawn {
             .label(*model)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         let undefined = values.iter().map(bar).filter(|v| !v.2.is_finite());
-        chart.draw_series(
-            undefined.map(|(lo, hi, _)| Text::new("undefined", (0.02, (lo + hi) / 2.0 + 0.05), (FONT, 11))),
-        )?;
+        chart.draw_series(undefined.map(|(lo, hi, _)| {
+            Text::new(
+                "undefined",
+                (0.02, (lo + hi) / 2.0 + 0.05),
+                (FONT, 11).into_font().color(&c),
+            )
+        }))?;
     }
     if !b.models.is_empty() {
         chart
