@@ -5,6 +5,7 @@
 //! [`tensor`] (device tensors), [`autograd`] (tape, backward), [`ops`] (one module
 //! per op family, each with its WGSL kernels), [`reference`] (the f64 CPU
 //! reference of every op, which the tests and the benchmark hold the kernels to).
+//! Above them, host code only: [`report`] writes what a demo run found.
 
 pub mod autograd;
 pub mod data;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod reference;
+pub mod report;
 pub mod shape;
 pub mod tensor;
 pub mod train;
