@@ -311,3 +311,87 @@ fn device_batch_has_the_shapes_and_values_of_the_host_batch() {
     assert_eq!(dev.images.to_vec().unwrap(), host.images);
     assert_eq!(dev.labels.to_vec().unwrap(), host.labels);
 }
+
+#[test]
+fn grouped_epochs_keep_runs_of_one_group_together_and_cover_every_image() {
+    let dir = temp_dir("groups");
+    let sizes: Vec<(u32, u32)> = (0..22).map(|i| (40 + i, 40)).collect();
+    let ds = write_set(&dir, &sizes);
+    // Groups of 5, 5, 5, 4 and 3 images; runs of 2.
+    let keys: Vec<u64> = [5, 5, 5, 4, 3]
+        .iter()
+        .enumerate()
+        .flat_map(|(g, &n)| std::iter::repeat_n(10 * g as u64, n))
+        .collect();
+    let loader = Loader::new(
+        &ds,
+        &all_indices(&ds),
+        LoaderConfig {
+            drop_last: false,
+            ..cfg(16, 4, 2)
+        },
+        Mode::Train { seed: 5, flip: false },
+    )
+    .with_groups(keys.clone(), 2);
+    let order: Vec<usize> = loader.epoch(0).flat_map(|b| b.samples).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, all_indices(&ds), "each image once per epoch");
+    // Cut the order where the group changes: no piece is longer than a run unless two
+    // runs of one group happen to follow each other, and every group's pieces hold
+    // all its members.
+    let mut pieces: Vec<(u64, usize)> = Vec::new();
+    for &i in &order {
+        match pieces.last_mut() {
+            Some((k, n)) if *k == keys[i] => *n += 1,
+            _ => pieces.push((keys[i], 1)),
+        }
+    }
+    let members = |k: u64| keys.iter().filter(|&&x| x == k).count();
+    for &(k, n) in &pieces {
+        assert!(
+            n >= 2 || members(k) % 2 == 1,
+            "group {k}: a piece of {n} (runs of 2)"
+        );
+    }
+    let pairs = order.windows(2).filter(|w| keys[w[0]] == keys[w[1]]).count();
+    let want: usize = {
+        let mut ks = keys.clone();
+        ks.dedup();
+        ks.iter().map(|&k| members(k) / 2).sum()
+    };
+    assert!(
+        pairs >= want,
+        "{pairs} neighbours of one group, at least {want} expected"
+    );
+    let again: Vec<usize> = loader.epoch(0).flat_map(|b| b.samples).collect();
+    assert_eq!(order, again, "the seed fixes a grouped epoch");
+    let next: Vec<usize> = loader.epoch(1).flat_map(|b| b.samples).collect();
+    assert_ne!(order, next, "each epoch has its own grouping order");
+}
+
+#[test]
+fn an_epoch_resumed_at_a_batch_gives_the_rest_of_the_full_epoch_bit_for_bit() {
+    let dir = temp_dir("resume");
+    let sizes: Vec<(u32, u32)> = (0..13).map(|i| (40 + i, 36 + i)).collect();
+    let ds = write_set(&dir, &sizes);
+    let loader = Loader::new(
+        &ds,
+        &all_indices(&ds),
+        cfg(16, 3, 2),
+        Mode::Train { seed: 9, flip: true },
+    )
+    .with_groups((0..13).map(|i| i / 4).collect(), 2);
+    let full: Vec<CpuBatch> = loader.epoch(2).collect();
+    assert_eq!(full.len(), 5, "13 images in batches of 3");
+    for start in [0, 1, 3, 4, 5, 9] {
+        let rest: Vec<CpuBatch> = loader.epoch_from(2, start).collect();
+        let want = &full[start.min(full.len())..];
+        assert_eq!(rest.len(), want.len(), "from batch {start}");
+        for (g, w) in rest.iter().zip(want) {
+            assert_eq!(g.samples, w.samples, "from batch {start}");
+            assert_eq!(g.images, w.images, "from batch {start}: the same crops");
+            assert_eq!(g.labels, w.labels);
+        }
+    }
+}
