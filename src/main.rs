@@ -20,6 +20,13 @@ enum Command {
     Data(cli::data::DataArgs),
     /// Train the small CNN on a built-in synthetic task and print the falling loss.
     TinyTrain(cli::tiny_train::TinyTrainArgs),
+    /// Build the synthetic set, train the baseline and CPRL, compare them on unseen
+    /// photos and write a report (start here).
+    Demo(cli::demo::DemoArgs),
+    /// Train a CPRL model (or the baseline) on a labelled dataset.
+    Train(cli::train::TrainArgs),
+    /// Train CPRL with each of its parts switched off in turn; one table.
+    Ablate(cli::demo::AblateArgs),
     /// Correlate a checkpoint's predictions with the MOS of a labelled dataset split.
     Eval(cli::eval::EvalArgs),
     /// Score image files or folders with a checkpoint (text, JSON or CSV on stdout).
@@ -32,6 +39,9 @@ fn main() {
         Command::Doctor(a) => cli::doctor::run(&a),
         Command::Data(a) => cli::data::run(&a),
         Command::TinyTrain(a) => cli::tiny_train::run(&a),
+        Command::Demo(a) => cli::demo::run_demo(&a),
+        Command::Train(a) => cli::train::run(&a),
+        Command::Ablate(a) => cli::demo::run_ablate(&a),
         Command::Eval(a) => cli::eval::run(&a),
         Command::Score(a) => cli::score::run(&a),
     };

@@ -2,8 +2,10 @@
 
 pub mod data;
 pub mod dataset;
+pub mod demo;
 pub mod doctor;
 pub mod eval;
 pub mod progress;
 pub mod score;
 pub mod tiny_train;
+pub mod train;

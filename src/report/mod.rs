@@ -42,18 +42,8 @@ pub struct CurvePoint {
     pub score_std: Option<f64>,
 }
 
-/// How the CPRL gate behaved on the test split.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GateHealth {
-    /// Mean number of channels the gate kept open per image.
-    pub channels_on: f64,
-    /// Channels the gate chooses among.
-    pub channels: usize,
-    /// Spread of the gate's mask values.
-    pub m_spread: f64,
-    /// How stable the set of top channels is across images, in [0, 1].
-    pub top_set_stability: f64,
-}
+/// The gate's health as training measured it (see `train::GateHealth`).
+pub use crate::train::GateHealth;
 
 /// One test image: its label and what a model predicted for it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
