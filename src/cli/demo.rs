@@ -265,7 +265,7 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
         ),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         models,
-        notes: demo_notes(),
+        notes: demo_notes(&ds),
         total_seconds: t0.elapsed().as_secs_f64(),
     };
     let dir = a.out.join("report");
@@ -281,11 +281,26 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
-fn demo_notes() -> Vec<String> {
+fn demo_notes(ds: &Dataset) -> Vec<String> {
+    let photos = |split: Split| {
+        let refs: std::collections::BTreeSet<_> = ds
+            .samples
+            .iter()
+            .filter(|s| s.split == Some(split))
+            .filter_map(|s| s.reference.as_ref())
+            .collect();
+        refs.len()
+    };
     vec![
         "Labels are pseudo-MOS from full-reference metrics (VIFp, GMSD, FSIMc, CIELAB Delta E), not human ratings.".into(),
         "Both models share the backbone, head, data, seed and schedule; CPRL adds the CPR gate, SortMask, interventions and the adversary head.".into(),
         "Scores: test images scored on a fixed grid of crops in eval mode, averaged per image; the model checkpoint with the best validation SROCC.".into(),
+        format!(
+            "Splits by photo: {} training, {} validation and {} test photos. The SROCC interval resamples images, not photos, so it understates how much the figures move with another choice of photos; a difference between the models inside the interval is not one. Kernel versions are chosen by timing on the running machine (kept in tune.json beside the runs, so a rerun in the same folder repeats the same bits), and training amplifies their different rounding: runs that differ only in those choices can part by more than the interval.",
+            photos(Split::Train),
+            photos(Split::Val),
+            photos(Split::Test)
+        ),
     ]
 }
 

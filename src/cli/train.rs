@@ -202,14 +202,23 @@ pub fn train_with_bar(trainer: &mut Trainer, data: &TrainData, out: &Path, label
         if let Event::Log(l) = e {
             bar.set_position(l.step);
             match l.kind.as_str() {
-                "val" => bar.println(format!(
-                    "{label} epoch {:>3}  val SROCC {:.4}  PLCC {:.4}  score std {:.3} (labels {:.3})",
-                    l.epoch,
-                    l.srocc.unwrap_or(f64::NAN),
-                    l.plcc.unwrap_or(f64::NAN),
-                    l.score_std,
-                    l.label_std
-                )),
+                "val" => {
+                    let line = format!(
+                        "{label} epoch {:>3}  val SROCC {:.4}  PLCC {:.4}  score std {:.3} (labels {:.3})",
+                        l.epoch,
+                        l.srocc.unwrap_or(f64::NAN),
+                        l.plcc.unwrap_or(f64::NAN),
+                        l.score_std,
+                        l.label_std
+                    );
+                    // A hidden bar (stderr not a terminal: a log file, CI) prints
+                    // nothing, so the validation lines go to stdout there.
+                    if bar.is_hidden() {
+                        println!("{line}");
+                    } else {
+                        bar.println(line);
+                    }
+                }
                 _ => {
                     let gate = l.gate.as_ref().map_or(String::new(), |g| {
                         format!(" gate {:.0}/{} on", g.channels_on, g.channels)
