@@ -255,4 +255,24 @@ fn autotuning_picks_the_fastest_and_gives_up_early_on_far_slower_candidates() {
     })
     .unwrap();
     assert_eq!(again, "fast");
+    // Another candidate set under the same shape key has an entry of its own: it is
+    // measured, and the first set's choice stays.
+    let mut measured = 0;
+    let other = cprl::ops::tune::choose(&gpu, "tune_test", &key, &["medium", "slow"], |c| {
+        measured += 1;
+        std::thread::sleep(std::time::Duration::from_millis(if c == "medium" {
+            5
+        } else {
+            50
+        }));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(other, "medium");
+    assert!(measured > 0, "a new candidate set is measured");
+    let first = cprl::ops::tune::choose(&gpu, "tune_test", &key, &["medium", "fast", "slow"], |_| {
+        panic!("measured again")
+    })
+    .unwrap();
+    assert_eq!(first, "fast");
 }

@@ -68,7 +68,11 @@ pub fn choose<V: Copy + std::fmt::Debug>(
     if candidates.len() == 1 || !enabled() {
         return Ok(candidates[0]);
     }
-    let full_key = format!("{}|{op}|{key}", gpu.adapter_key());
+    // The candidate set is part of the key: shapes that share a bucketed key but not
+    // their candidates must not evict each other's choice (which would change a
+    // key's kernel, and so its rounding, in the middle of a run).
+    let names: Vec<String> = candidates.iter().map(|c| format!("{c:?}")).collect();
+    let full_key = format!("{}|{op}|{key}|{}", gpu.adapter_key(), names.join("/"));
     let known = cache()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -88,6 +92,15 @@ pub fn choose<V: Copy + std::fmt::Debug>(
         }
     }
     let mut guard = cache().lock().unwrap_or_else(|p| p.into_inner());
+    // Another thread may have tuned the same key meanwhile: the first choice stays,
+    // so a key's kernel never changes within a process and two runs of one
+    // computation give the same bits.
+    let earlier = guard
+        .get(&full_key)
+        .and_then(|name| candidates.iter().find(|c| format!("{c:?}") == *name).copied());
+    if let Some(c) = earlier {
+        return Ok(c);
+    }
     guard.insert(full_key, format!("{:?}", best.1));
     save(&guard);
     Ok(best.1)
