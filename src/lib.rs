@@ -7,6 +7,7 @@
 //! reference of every op, which the tests and the benchmark hold the kernels to).
 //! Above them, host code only: [`report`] writes what a demo run found.
 
+pub mod attack;
 pub mod autograd;
 pub mod data;
 pub mod error;

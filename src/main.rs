@@ -31,6 +31,9 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Score image files or folders with a checkpoint (text, JSON or CSV on stdout).
     Score(cli::score::ScoreArgs),
+    /// Attack checkpoints on a labelled split (FGSM, PGD, MI-FGSM, score reflection,
+    /// MSU) at each eps; a robustness table.
+    Attack(cli::attack::AttackArgs),
 }
 
 fn main() {
@@ -44,6 +47,7 @@ fn main() {
         Command::Ablate(a) => cli::demo::run_ablate(&a),
         Command::Eval(a) => cli::eval::run(&a),
         Command::Score(a) => cli::score::run(&a),
+        Command::Attack(a) => cli::attack::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

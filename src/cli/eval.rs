@@ -134,7 +134,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
 
 /// The dataset positions of `split` (`all`: every image); an error when the dataset
 /// has no such split, saying which splits it has.
-fn split_indices(ds: &Dataset, split: &str, labels: &Path) -> Result<Vec<usize>> {
+pub fn split_indices(ds: &Dataset, split: &str, labels: &Path) -> Result<Vec<usize>> {
     if split == "all" {
         return Ok((0..ds.samples.len()).collect());
     }

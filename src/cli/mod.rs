@@ -1,5 +1,6 @@
 //! Subcommands of the `cprl` binary, one module each, and the pieces they share.
 
+pub mod attack;
 pub mod data;
 pub mod dataset;
 pub mod demo;
