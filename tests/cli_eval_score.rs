@@ -151,7 +151,19 @@ fn cli_score_skips_and_counts_the_unreadable_and_shards_concatenate() {
         joined.extend(part.lines().skip(1).map(String::from));
     }
     let want: Vec<String> = whole.lines().skip(1).map(String::from).collect();
-    assert_eq!(joined, want);
+    // The same images in the same order, and the same scores up to rounding: each
+    // process picks its kernel versions by timing, and a shard's smaller batches are
+    // other shapes, so the last bits may differ (one CI run: 3e-8). 1e-5 is the
+    // batch-invariance bound of tests/infer.rs.
+    assert_eq!(joined.len(), want.len(), "{joined:?}\n{want:?}");
+    for (j, w) in joined.iter().zip(&want) {
+        let (jf, wf): (Vec<&str>, Vec<&str>) = (j.split(',').collect(), w.split(',').collect());
+        assert_eq!(jf[0], wf[0], "the shards concatenate in order");
+        for k in 1..wf.len() {
+            let (a, b): (f64, f64) = (jf[k].parse().unwrap(), wf[k].parse().unwrap());
+            assert!((a - b).abs() < 1e-5, "{j} against {w}");
+        }
+    }
 
     let out = cprl(
         d,
