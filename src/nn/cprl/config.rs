@@ -175,11 +175,11 @@ impl CprlConfig {
     /// For CPU drivers and quick runs: 128-pixel crops, four stages of one conv
     /// (16, 32, 64, 128 channels), batch norm, SortMask after stage 1 (32 channels
     /// at 32 x 32), the gate on C = 128, head 128 -> 64 -> 1. About 32 MFLOP per
-    /// image forward (three times that with the backward). A training step (forward,
-    /// loss, backward, Adam) at batch 32 took 0.37-0.61 s on lavapipe (2-core Xeon
-    /// shared with other jobs, load average 3.3-3.9; the baseline 0.17-0.48 s), so
-    /// 1000 crops make an epoch of about 15 s of compute: a few epochs in minutes.
-    /// Measure with `cargo bench --bench kernels -- cprl`.
+    /// image forward (three times that with the backward). A CPRL training step of
+    /// the demo (interventions on a quarter of the batch included) at batch 32 takes
+    /// 0.40 s on lavapipe (idle 2-core Xeon; the baseline 0.19 s), so the demo's 4
+    /// epochs of 2142 crops take about 2 minutes for CPRL (`benches/NOTES.md`,
+    /// "Training"). Measure the bare step with `cargo bench --bench kernels -- cprl`.
     pub fn demo() -> CprlConfig {
         CprlConfig {
             crop: 128,
