@@ -319,7 +319,8 @@ fn spreads(z: &Tensor) -> Vec<f64> {
 /// held to 32 +- 4 (1/8 of it).
 const ON_MARGIN: usize = 4;
 
-/// The collapse DESIGN.md measured: torchsort's strength 1 on raw z.
+/// The collapse of docs/METHOD.md, "Scale decides whether the gate exists": torchsort's
+/// strength 1 on raw z.
 fn old_default() -> GateSettings {
     GateSettings {
         standardize: false,

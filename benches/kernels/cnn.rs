@@ -1,4 +1,4 @@
-//! The small CNN's training step (DESIGN.md section 4): forward, MSE, backward and
+//! The small CNN's training step (docs/METHOD.md section 6): forward, MSE, backward and
 //! Adam, at batch 32 of 3x224x224 with channels 32, 64, 128. Validated first: at a
 //! small size the loss and every gradient must equal the f64 reference model's.
 

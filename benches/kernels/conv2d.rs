@@ -1,4 +1,4 @@
-//! conv2d rows: the three convolutions of the small CNN (DESIGN.md section 4: batch 32,
+//! conv2d rows: the three convolutions of the small CNN (docs/METHOD.md section 6: batch 32,
 //! 3x224x224 input, 3x3 convs with stride 2 and padding 1, 3->32->64->128), every pass
 //! and every version, each validated against the f64 reference before it is timed.
 //!

@@ -1,4 +1,4 @@
-//! Matmul rows: square GEMMs and the GEMMs of the small CNN of DESIGN.md section 4
+//! Matmul rows: square GEMMs and the GEMMs of the small CNN of docs/METHOD.md section 6
 //! (batch 32, 3x224x224, three stride-2 3x3 convs 3-32-64-128) run as im2col, for
 //! every version. Validation samples output elements against the f64 reference (a
 //! full reference product of these sizes takes minutes). Peak for comparison on the

@@ -1,6 +1,6 @@
 //! Adversarial attacks on a quality model, batched on the device: FGSM, I-FGSM, PGD
 //! with a random start, MI-FGSM, and the score reflection attack, under an L_inf
-//! budget on the [0, 1] pixel scale (DESIGN.md section 1, "Attacks").
+//! budget on the [0, 1] pixel scale (docs/METHOD.md section 3, "Attacks").
 //!
 //! Every attack minimises a per-image loss of the eval-mode score s = h(c(x')) by
 //! signed-gradient steps, x' <- clip_[0,1](x + clip_eps(x' - alpha * dir - x)), where

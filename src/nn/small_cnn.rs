@@ -25,7 +25,8 @@ pub struct SmallCnn {
 }
 
 impl SmallCnn {
-    /// Channels `[c1, c2, c3]` (DESIGN uses 32, 64, 128); `seed` fixes the initialisation.
+    /// Channels `[c1, c2, c3]` (docs/METHOD.md section 6 uses 32, 64, 128); `seed` fixes
+    /// the initialisation.
     pub fn new(gpu: &Arc<Gpu>, channels: [usize; 3], seed: u64) -> Result<SmallCnn> {
         let mut convs = Vec::new();
         let mut norms = Vec::new();

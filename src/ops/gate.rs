@@ -1,5 +1,6 @@
-//! The CPR channel gate (DESIGN.md section 1): per sample, rank the C channels by a
-//! key, turn the normalised rank into a soft mask, split z into CPR and N-CPR.
+//! The CPR channel gate (docs/METHOD.md section 1, "The CPR gate"): per sample, rank the
+//! C channels by a key, turn the normalised rank into a soft mask, split z into CPR and
+//! N-CPR.
 //!
 //! ```text
 //! k = z (or |z * w_c|);  r = soft_rank(k) ascending in [1, C];
@@ -61,7 +62,8 @@ pub struct GateConfig {
 }
 
 impl Default for GateConfig {
-    /// rho 0.25, T 0.05 (DESIGN.md); PAV (l2) ranks with torchsort's default strength 1.
+    /// rho 0.25, T 0.05 (docs/METHOD.md section 1); PAV (l2) ranks with torchsort's default
+    /// strength 1 (the CPRL model passes its own, 1 / C on a standardised key).
     fn default() -> Self {
         GateConfig {
             rho: 0.25,

@@ -1,5 +1,6 @@
-//! SortMask (DESIGN.md section 1, journal version): "blocks small changes around the
-//! mean". On feature maps [B, C, H, W], per sample and channel (a row of n = H * W):
+//! SortMask (docs/METHOD.md section 1, "SortMask"; the journal version): "blocks small
+//! changes around the mean". On feature maps [B, C, H, W], per sample and channel (a
+//! row of n = H * W):
 //!
 //! ```text
 //! mu = mean(F);  d = |F - mu|;  r = soft_rank(d) ascending;

@@ -10,8 +10,9 @@
 //! adversary's four, when the gate is on.
 //!
 //! The loss ([`CprlRef::loss_and_grads`]), chosen so that every parameter gets a
-//! gradient: `mean |score - y| + lambda_plcc * (1 - PLCC(score, y))` (DESIGN's
-//! sufficiency term) `+ mean (adv - y)^2` (the adversary's term, when gated).
+//! gradient: `mean |score - y| + lambda_plcc * (1 - PLCC(score, y))` (the sufficiency
+//! term of docs/METHOD.md section 2) `+ mean (adv - y)^2` (the adversary's term, when
+//! gated).
 
 use crate::nn::cprl::{
     CprlConfig, GateSettings, IMAGENET_MEAN, IMAGENET_STD, KEY_STD_EPS, KEY_VAR_EPS, KeyKind, NormKind,

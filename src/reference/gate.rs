@@ -1,4 +1,4 @@
-//! f64 reference of `ops::gate`: the CPR channel gate (DESIGN.md section 1).
+//! f64 reference of `ops::gate`: the CPR channel gate (docs/METHOD.md section 1).
 //!
 //! Shapes: z, c, n, m, key, r: [B, C]; the optional key weights w: [C].
 //!

@@ -1,4 +1,4 @@
-//! f64 reference of `ops::sortmask`: SortMask (DESIGN.md section 1, journal version).
+//! f64 reference of `ops::sortmask`: SortMask (docs/METHOD.md section 1, journal version).
 //!
 //! Shapes: f, out: [rows, n] with rows = B * C and n = H * W (one row per sample and
 //! channel); mu: [rows].

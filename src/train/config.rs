@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The objective of DESIGN.md section 1 (see [`super::objective`] for each term).
+/// The objective of docs/METHOD.md section 2 (see [`super::objective`] for each term).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObjectiveConfig {
@@ -29,7 +29,8 @@ pub struct ObjectiveConfig {
     pub spearman_strength: f32,
     /// Weight of the spread floor: relu(floor * Var(y) - Var(y_hat)) / Var(y) over the
     /// batch. Why: L1 fits the median and PLCC is blind to scale, so without it the
-    /// scores may collapse into a narrow band while SROCC survives (DESIGN.md).
+    /// scores may collapse into a narrow band while SROCC survives (docs/METHOD.md,
+    /// "Scores can collapse while the ranking survives").
     pub spread: f32,
     /// The floor, as a share of the labels' variance in the batch.
     pub spread_floor: f32,

@@ -1,7 +1,8 @@
 //! The gate's health, read from the mask m of a batch: whether the gate passes about
 //! rho * C channels, how decided it is, and whether the images agree on which ones.
-//! DESIGN.md: a gate that passes nothing (m ~ 0.01 everywhere) looked healthy by its
-//! loss; these numbers show it the moment it happens.
+//! docs/METHOD.md, "Scale decides whether the gate exists": a gate that passes nothing
+//! (m ~ 0.007 everywhere) looked healthy by its loss; these numbers show it the moment
+//! it happens.
 
 use serde::{Deserialize, Serialize};
 
@@ -83,7 +84,7 @@ mod tests {
         assert_eq!(h.channels_on, 2.0);
         assert_eq!(h.top_set_stability, 1.0);
         assert!(h.m_spread > 0.45, "{h:?}");
-        // The collapsed gate of DESIGN.md: m = 0.007 everywhere.
+        // The collapsed gate of docs/METHOD.md section 1: m = 0.007 everywhere.
         let h = GateHealth::of(&[0.007; 8], 4);
         assert_eq!(h.channels_on, 0.0);
         assert!(h.m_spread < 1e-9);

@@ -1,5 +1,6 @@
-//! The loss terms of the training objective (DESIGN.md section 1), each a function of
-//! device tensors that records on the tape. The trainer weighs and adds them.
+//! The loss terms of the training objective (docs/METHOD.md section 2, "The objective"),
+//! each a function of device tensors that records on the tape. The trainer weighs and
+//! adds them.
 //!
 //! ```text
 //! L_suff   = mean |y_hat - y| + lambda_plcc (1 - PLCC(y_hat, y))

@@ -1,4 +1,4 @@
-//! The training loop: the minimax step of DESIGN.md section 1, the schedule,
+//! The training loop: the minimax step of docs/METHOD.md section 2, the schedule,
 //! validation, checkpoints and their exact resumption.
 //!
 //! One step on a batch (x, y) of B images:

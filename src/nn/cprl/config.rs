@@ -45,7 +45,7 @@ pub enum KeyKind {
     HeadWeighted,
 }
 
-/// The CPR gate's settings (DESIGN.md section 1).
+/// The CPR gate's settings (docs/METHOD.md section 1, "The CPR gate").
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GateSettings {
@@ -69,7 +69,7 @@ pub struct GateSettings {
     /// pairs pool and give the key a gradient. At strength ~5 / C and above most of
     /// the row pools, and at torchsort's default 1 on raw z (spread ~0.3) all of it:
     /// every rank is (C + 1) / 2, u = 0.5, m = sigmoid(-0.25 / T) = 0.007 and the gate
-    /// passes nothing (DESIGN.md, "Scale decides whether the gate exists"; checked by
+    /// passes nothing (docs/METHOD.md, "Scale decides whether the gate exists"; checked by
     /// `tests/model_cprl.rs`).
     pub strength: Option<f32>,
 }

@@ -1,4 +1,4 @@
-//! The CPRL model (DESIGN.md section 1): a CNN backbone with SortMask after chosen
+//! The CPRL model (docs/METHOD.md section 1): a CNN backbone with SortMask after chosen
 //! stages, the CPR channel gate on its pooled features, the quality head on the
 //! causal part and the adversary head on the rest.
 //!
@@ -42,7 +42,8 @@ use crate::tensor::Tensor;
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-/// Added to the per-sample standard deviation of the gate key (DESIGN.md).
+/// Added to the per-sample standard deviation of the gate key (docs/METHOD.md section 1,
+/// "The CPR gate").
 pub const KEY_STD_EPS: f32 = 1e-6;
 /// Added to the key's variance under the square root, so that the gradient of a
 /// constant key (a sample whose channels are all equal, e.g. all dead) stays finite;
