@@ -61,7 +61,8 @@ impl PredictConfig {
         }
     }
 
-    fn loader_config(&self) -> LoaderConfig {
+    /// The loader settings these crops and batches need.
+    pub fn loader_config(&self) -> LoaderConfig {
         LoaderConfig {
             crop: self.crop,
             batch: self.batch,

@@ -221,7 +221,7 @@ fn objective_terms_match_hand_computed_values() {
         1.0
     );
     // The soft Spearman of scores in the labels' order is near 0.
-    let ranks = Tensor::from_slice(&gpu, &obj::average_ranks(&[0.8, 0.2, 0.5]), &[3]).unwrap();
+    let ranks = Tensor::from_slice(&gpu, &obj::label_ranks(&[0.8, 0.2, 0.5]), &[3]).unwrap();
     let good = Tensor::from_slice(&gpu, &[0.9, 0.1, 0.5], &[3]).unwrap();
     let l = obj::soft_spearman(&good, &ranks, 0.02).unwrap().item().unwrap();
     assert!(l < 1e-3, "{l}");

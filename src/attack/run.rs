@@ -14,7 +14,7 @@ use super::{AttackConfig, attack, scores};
 use crate::data::{Dataset, Loader, Mode};
 use crate::error::{Error, Result};
 use crate::infer::PredictConfig;
-use crate::metrics::correlation::{Correlations, EvalOptions, evaluate};
+use crate::metrics::correlation::{Correlations, EvalOptions, evaluate, std_population};
 use crate::nn::Cprl;
 
 /// Per image, in the given order: NaN where the image was skipped.
@@ -45,14 +45,7 @@ pub fn attack_dataset(
     let loader = Loader::new(
         ds,
         indices,
-        crate::data::LoaderConfig {
-            crop: pcfg.crop,
-            batch: pcfg.batch,
-            small: pcfg.small,
-            limits: pcfg.limits,
-            workers: pcfg.workers,
-            ..Default::default()
-        },
+        pcfg.loader_config(),
         Mode::Eval {
             max_per_side: pcfg.max_per_side,
         },
@@ -131,8 +124,7 @@ pub fn robustness(scores: &AttackScores, labels: &[f64], opts: &EvalOptions) -> 
     let (y, s, sa) = (pick(labels), pick(&scores.clean), pick(&scores.attacked));
     let n = keep.len() as f64;
     let mean_abs_change = s.iter().zip(&sa).map(|(a, b)| (b - a).abs()).sum::<f64>() / n;
-    let mu = s.iter().sum::<f64>() / n;
-    let std = (s.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n).sqrt();
+    let std = std_population(&s);
     Ok(Robustness {
         images: keep.len(),
         clean: evaluate(&s, &y, opts),

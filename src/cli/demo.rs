@@ -27,6 +27,25 @@ pub struct DemoArgs {
     /// Folder for the synthetic set, the runs and the report.
     #[arg(long, default_value = "cprl-demo")]
     out: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Args)]
+pub struct AblateArgs {
+    /// Folder for the runs and the table.
+    #[arg(long, default_value = "cprl-ablate")]
+    out: PathBuf,
+    /// Model preset the variants start from.
+    #[arg(long, default_value = "demo")]
+    preset: String,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// What `demo` and `ablate` share: the data, the length of training and the seed.
+#[derive(clap::Args)]
+struct RunArgs {
     /// Train on this synthetic set (a `cprl data synth` folder) instead of building one
     /// in OUT/synth.
     #[arg(long)]
@@ -37,25 +56,7 @@ pub struct DemoArgs {
     /// Stop each model after this many steps (a quick look).
     #[arg(long)]
     max_steps: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-}
-
-#[derive(clap::Args)]
-pub struct AblateArgs {
-    /// Folder for the runs and the table (the synthetic set is built in OUT/synth
-    /// unless --data names one).
-    #[arg(long, default_value = "cprl-ablate")]
-    out: PathBuf,
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Model preset the variants start from.
-    #[arg(long, default_value = "demo")]
-    preset: String,
-    #[arg(long)]
-    epochs: Option<u32>,
-    #[arg(long)]
-    max_steps: Option<u64>,
+    /// Seed of the initialisation, the batches and the interventions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
@@ -180,7 +181,7 @@ fn train_and_test(
     Ok(ModelReport {
         name: v.name.clone(),
         preset: v.preset.clone(),
-        score_std: std_dev(&pred),
+        score_std: correlation::std_population(&pred),
         test: test_metrics,
         predictions: preds,
         curve: t.history.iter().map(curve_point).collect(),
@@ -200,12 +201,6 @@ fn curve_point(l: &cprl::train::LogLine) -> CurvePoint {
         val_plcc: l.plcc,
         score_std: Some(l.score_std),
     }
-}
-
-fn std_dev(v: &[f64]) -> f64 {
-    let n = v.len().max(1) as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -232,8 +227,8 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
     keep_tune_cache(&a.out);
     let gpu = Gpu::new()?;
     println!("adapter: {gpu}");
-    let ds = synthetic_set(&a.out, a.data.as_deref())?;
-    let train = with_overrides(TrainConfig::demo(), a.epochs, a.max_steps);
+    let ds = synthetic_set(&a.out, a.run.data.as_deref())?;
+    let train = with_overrides(TrainConfig::demo(), a.run.epochs, a.run.max_steps);
     let variants = [
         Variant {
             name: "baseline".into(),
@@ -251,7 +246,7 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
     let runs = a.out.join("runs");
     let mut models = Vec::new();
     for v in &variants {
-        models.push(train_and_test(&gpu, &ds, v, a.seed, &runs)?);
+        models.push(train_and_test(&gpu, &ds, v, a.run.seed, &runs)?);
     }
     let report = Report {
         title: "cprl demo: baseline vs CPRL on the synthetic set".into(),
@@ -362,7 +357,7 @@ pub fn run_ablate(a: &AblateArgs) -> Result<()> {
     keep_tune_cache(&a.out);
     let gpu = Gpu::new()?;
     println!("adapter: {gpu}");
-    let ds = synthetic_set(&a.out, a.data.as_deref())?;
+    let ds = synthetic_set(&a.out, a.run.data.as_deref())?;
     let model = CprlConfig::preset(&a.preset)?;
     if model.gate.is_none() {
         bail!(
@@ -370,11 +365,11 @@ pub fn run_ablate(a: &AblateArgs) -> Result<()> {
             a.preset
         );
     }
-    let train = with_overrides(TrainConfig::demo(), a.epochs, a.max_steps);
+    let train = with_overrides(TrainConfig::demo(), a.run.epochs, a.run.max_steps);
     let runs = a.out.join("runs");
     let mut models = Vec::new();
     for v in ablations(&model, &train) {
-        models.push(train_and_test(&gpu, &ds, &v, a.seed, &runs)?);
+        models.push(train_and_test(&gpu, &ds, &v, a.run.seed, &runs)?);
     }
     let report = Report {
         title: format!("cprl ablate: {} preset, one part off at a time", a.preset),

@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::objective::f64s;
+use crate::metrics::correlation::std_population;
+
 /// Summary of m ([B, C]) over one batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GateHealth {
@@ -39,7 +42,7 @@ impl GateHealth {
             .map(|r| r.iter().filter(|&&x| x).count() as f64)
             .sum::<f64>()
             / b;
-        let m_spread = rows.iter().map(|r| std_dev(r)).sum::<f64>() / b;
+        let m_spread = rows.iter().map(|r| std_population(&f64s(r))).sum::<f64>() / b;
         let pairs: Vec<f64> = on.windows(2).map(|w| jaccard(&w[0], &w[1])).collect();
         let top_set_stability = if pairs.is_empty() {
             1.0
@@ -53,12 +56,6 @@ impl GateHealth {
             top_set_stability,
         }
     }
-}
-
-fn std_dev(v: &[f32]) -> f64 {
-    let n = v.len() as f64;
-    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
-    (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt()
 }
 
 /// |a and b| / |a or b|; 1 when both are empty.

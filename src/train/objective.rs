@@ -14,6 +14,7 @@
 use crate::data::Sample;
 use crate::error::Result;
 use crate::gpu::Gpu;
+use crate::metrics::correlation::{average_ranks, variance_population};
 use crate::ops::softrank::{Method, Regularization};
 use crate::tensor::Tensor;
 use std::sync::Arc;
@@ -76,31 +77,19 @@ pub fn soft_spearman(s: &Tensor, label_ranks: &Tensor, strength: f32) -> Result<
     r.reshape(&[b])?.plcc_loss(label_ranks)
 }
 
-/// Average ranks (1-based, ties sharing the mean rank) of `v`, for the labels.
-pub fn average_ranks(v: &[f32]) -> Vec<f32> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut out = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        let r = (i + j) as f32 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            out[k] = r;
-        }
-        i = j + 1;
-    }
-    out
-}
-
 /// Population variance of a host vector (the labels' Var(y)).
 pub fn variance(v: &[f32]) -> f32 {
-    let n = v.len().max(1) as f64;
-    let m = v.iter().map(|&x| x as f64).sum::<f64>() / n;
-    (v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / n) as f32
+    variance_population(&f64s(v)) as f32
+}
+
+/// Average ranks (1-based, ties sharing their mean rank) of host values, as the soft
+/// Spearman's target.
+pub fn label_ranks(v: &[f32]) -> Vec<f32> {
+    average_ranks(&f64s(v)).into_iter().map(|r| r as f32).collect()
+}
+
+pub fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
 }
 
 /// The batch variance of `s` ([B]) as a scalar tensor.
@@ -158,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn average_ranks_share_ties() {
-        assert_eq!(average_ranks(&[0.3, 0.1, 0.3, 0.9]), vec![2.5, 1.0, 2.5, 4.0]);
+    fn label_ranks_share_ties() {
+        assert_eq!(label_ranks(&[0.3, 0.1, 0.3, 0.9]), vec![2.5, 1.0, 2.5, 4.0]);
     }
 }

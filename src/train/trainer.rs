@@ -387,10 +387,7 @@ impl Trainer {
             seed: 0,
         };
         let c = correlation::evaluate(&pred, &mos, &opts);
-        let std = |v: &[f64]| {
-            let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-            (obj::variance(&f) as f64).sqrt()
-        };
+        let std = correlation::std_population;
         Ok(LogLine {
             kind: "val".into(),
             step: self.step,
@@ -449,8 +446,8 @@ impl Trainer {
             lr: self.opt.lr(),
             loss: Some(loss),
             terms,
-            score_std: (obj::variance(&scores) as f64).sqrt(),
-            label_std: (obj::variance(labels) as f64).sqrt(),
+            score_std: correlation::std_population(&obj::f64s(&scores)),
+            label_std: correlation::std_population(&obj::f64s(labels)),
             images_per_s: (secs > 0.0).then(|| window.1 as f64 / secs),
             gate,
             srocc: None,
@@ -512,7 +509,7 @@ impl Trainer {
             terms.push(("rank", o.rank, obj::rank_margin(&s, &w, o.rank_margin)?));
         }
         if o.spearman > 0.0 {
-            let ranks = Tensor::from_slice(&self.gpu, &obj::average_ranks(labels), &[b])?;
+            let ranks = Tensor::from_slice(&self.gpu, &obj::label_ranks(labels), &[b])?;
             terms.push((
                 "spearman",
                 o.spearman,
@@ -545,7 +542,10 @@ impl Trainer {
         for (_, wgt, t) in &terms[1..] {
             total_loss = total_loss.add(&t.scale(*wgt)?)?;
         }
-        let mut grads = autograd::backward(&total_loss)?;
+        // The main optimiser's parameters only: the adversary head, which the loss
+        // also reaches, gets its own step below.
+        let targets: Vec<&Tensor> = self.main_params.iter().collect();
+        let mut grads = autograd::backward_to(&total_loss, &targets)?;
         if self.cfg.clip_grad_norm > 0.0 {
             clip_grad_norm(&self.main_params, &mut grads, self.cfg.clip_grad_norm)?;
         }

@@ -57,9 +57,14 @@ pub(crate) fn mean(x: &[f64]) -> f64 {
 
 /// Population standard deviation (numpy's default `ddof = 0`), the convention of the
 /// logistic's start value `std(pred) / 4`.
-pub(crate) fn std_population(x: &[f64]) -> f64 {
+pub fn std_population(x: &[f64]) -> f64 {
+    variance_population(x).sqrt()
+}
+
+/// Population variance (`ddof = 0`).
+pub fn variance_population(x: &[f64]) -> f64 {
     let m = mean(x);
-    (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / x.len() as f64).sqrt()
+    x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / x.len() as f64
 }
 
 /// `x / max|x|`, centred. Dividing first keeps values near 1e200 from overflowing in

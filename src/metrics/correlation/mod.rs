@@ -27,7 +27,7 @@ mod rank;
 pub use bootstrap::{DEFAULT_RESAMPLES, SroccInterval, srocc_ci};
 pub use domain::{Metric, Side, Undefined, why_undefined};
 pub use evaluate::{Correlations, EvalOptions, evaluate};
-pub use linear::{plcc, rmse};
+pub use linear::{plcc, rmse, std_population, variance_population};
 pub use logistic::{
     FitStatus, LogisticFit, fit_logistic, fit_logistic_from, logistic_start, logistic4, plcc_logistic,
     rmse_logistic,
