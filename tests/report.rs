@@ -97,6 +97,8 @@ fn demo_report() -> Report {
             // The NaN validation SROCC at point 3 must be left out of the curve.
             model("cprl", 2, 0.08, Some(gate), Some(3)),
         ],
+        robustness: Vec::new(),
+        robustness_setup: None,
         notes: vec!["synthetic data: pseudo-MOS from the distortion levels".to_string()],
         total_seconds: 30.0,
     }

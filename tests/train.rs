@@ -7,7 +7,9 @@ use std::sync::Arc;
 use cprl::data::{Dataset, Sample, Scale, Split};
 use cprl::nn::CprlConfig;
 use cprl::train::objective as obj;
-use cprl::train::{InterventionConfig, LogLine, RunOptions, TrainConfig, TrainData, Trainer};
+use cprl::train::{
+    AtLabel, DefenseKind, InterventionConfig, LogLine, RunOptions, TrainConfig, TrainData, Trainer,
+};
 use cprl::{Gpu, Tensor};
 
 fn gpu() -> Arc<Gpu> {
@@ -221,8 +223,89 @@ fn objective_terms_match_hand_computed_values() {
         1.0
     );
     // The soft Spearman of scores in the labels' order is near 0.
+    // NT: dl = [(0.5 - 0.4) / 0.1, 0] = [1, 0]; mean(dl^2) / 2 = 0.25.
+    let shifted = Tensor::from_slice(&gpu, &[0.5, 0.7], &[2]).unwrap();
+    let base = Tensor::from_slice(&gpu, &[0.4, 0.7], &[2]).unwrap();
+    let l = obj::finite_difference_penalty(&shifted, &base, 0.1)
+        .unwrap()
+        .item()
+        .unwrap();
+    assert!((l - 0.25).abs() < 1e-5, "{l}");
     let ranks = Tensor::from_slice(&gpu, &obj::label_ranks(&[0.8, 0.2, 0.5]), &[3]).unwrap();
     let good = Tensor::from_slice(&gpu, &[0.9, 0.1, 0.5], &[3]).unwrap();
     let l = obj::soft_spearman(&good, &ranks, 0.02).unwrap().item().unwrap();
     assert!(l < 1e-3, "{l}");
+}
+
+#[test]
+fn at_and_nt_train_with_their_terms_and_their_images_keep_their_budgets() {
+    let gpu = gpu();
+    let dir = temp_dir("defenses");
+    let ds = tiny_set(&dir);
+    let data = TrainData::from_splits(&ds).unwrap();
+    let model = CprlConfig::tiny().baseline();
+    for (kind, term) in [(DefenseKind::At, "at"), (DefenseKind::Nt, "nt")] {
+        let mut cfg = TrainConfig {
+            epochs: 1,
+            ..tiny_config()
+        }
+        .with_defense(kind);
+        cfg.defense.share = 0.5;
+        let mut t = Trainer::new(&gpu, &model, &cfg, 5).unwrap();
+        t.run(&data, &RunOptions::default(), &mut |_| {}).unwrap();
+        let line = t.history.iter().find(|l| l.kind == "train").unwrap();
+        let v = line
+            .terms
+            .get(term)
+            .unwrap_or_else(|| panic!("no {term} in {:?}", line.terms));
+        assert!(v.is_finite() && *v > 0.0, "{term} = {v}");
+        assert!(!line.terms.contains_key("inv"), "{:?}", line.terms);
+    }
+
+    let x = Tensor::uniform(&gpu, &[4, 3, 16, 16], 11, 0.0, 1.0).unwrap();
+    let xs = x.to_vec().unwrap();
+    let labels = [0.9f32, 0.2, 0.6, 0.4];
+    // AT: within eps of x and in [0, 1], and moved.
+    let mut cfg = tiny_config().with_defense(DefenseKind::At);
+    let t = Trainer::new(&gpu, &model, &cfg, 5).unwrap();
+    let xa = t.at_images(&x, &labels).unwrap().to_vec().unwrap();
+    let eps = cfg.defense.at_eps_255 / 255.0;
+    let worst = xs
+        .iter()
+        .zip(&xa)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= eps + 1e-6 && worst > eps / 2.0,
+        "max |x' - x| = {worst}, eps {eps}"
+    );
+    assert!(xa.iter().all(|v| (0.0..=1.0).contains(v)));
+    // SSIM labels: unchanged for the clean image itself, lowered for a perturbed one.
+    cfg.defense.at_label = AtLabel::Ssim;
+    let t = Trainer::new(&gpu, &model, &cfg, 5).unwrap();
+    assert_eq!(t.at_labels(&x, &x, &labels).unwrap(), labels.to_vec());
+    let xa_t = Tensor::from_slice(&gpu, &xa, &[4, 3, 16, 16]).unwrap();
+    let lowered = t.at_labels(&x, &xa_t, &labels).unwrap();
+    assert!(
+        lowered.iter().zip(&labels).all(|(a, b)| a < b && *a >= 0.0),
+        "{lowered:?}"
+    );
+    // NT: x + h sign(g), so every pixel with a gradient moved by exactly h.
+    let cfg = tiny_config().with_defense(DefenseKind::Nt);
+    let t = Trainer::new(&gpu, &model, &cfg, 5).unwrap();
+    let xn = t.nt_images(&x).unwrap().to_vec().unwrap();
+    let h = cfg.defense.nt_h;
+    let moved = xs
+        .iter()
+        .zip(&xn)
+        .filter(|(a, b)| ((*b - *a).abs() - h).abs() < 1e-6)
+        .count();
+    assert!(moved > xs.len() / 2, "{moved} of {} pixels moved by h", xs.len());
+    assert!(xs.iter().zip(&xn).all(|(a, b)| (b - a).abs() <= h + 1e-6));
+    // A defence and CPRL's interventions cannot share a step.
+    let mut both = tiny_config();
+    both.defense.kind = DefenseKind::At;
+    let e = both.validate().unwrap_err().to_string();
+    assert!(e.contains("defense.kind"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,8 @@
 //! `cprl demo`: the first command to run. Builds the synthetic set, trains the
-//! baseline and CPRL with the `demo` presets, scores both on the reference-disjoint
-//! test split and writes a report folder (JSON, CSV, PNG plots, report.html).
+//! baseline, adversarial training (AT), norm regularisation (NT) and CPRL with the
+//! `demo` presets, scores them on the reference-disjoint test split, attacks them
+//! (score reflection and PGD, the robustness half) and writes a report folder (JSON,
+//! CSV, PNG plots, report.html).
 //!
 //! `cprl ablate`: CPRL with each part switched off in turn, same data and seed, one
 //! table.
@@ -15,11 +17,12 @@ use cprl::data::synth::{self, SynthConfig};
 use cprl::data::{Dataset, Split};
 use cprl::infer::{PredictConfig, predict};
 use cprl::metrics::correlation::{self, EvalOptions};
-use cprl::nn::CprlConfig;
+use cprl::nn::{Cprl, CprlConfig};
 use cprl::report::{self, CurvePoint, ModelReport, Prediction, Report};
-use cprl::train::{TrainConfig, TrainData, Trainer, checkpoint};
+use cprl::train::{DefenseKind, TrainConfig, TrainData, Trainer, checkpoint};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::robustness::{AttackPlan, robustness_pass};
 use super::train::{keep_tune_cache, train_with_bar};
 
 #[derive(clap::Args)]
@@ -29,6 +32,9 @@ pub struct DemoArgs {
     out: PathBuf,
     #[command(flatten)]
     run: RunArgs,
+    /// Train and test only: leave out the robustness half (the attacks).
+    #[arg(long)]
+    skip_attacks: bool,
 }
 
 #[derive(clap::Args)]
@@ -124,18 +130,17 @@ struct Variant {
     train: TrainConfig,
 }
 
-/// Trains `v`, reloads its best validation checkpoint, and scores the test split.
+/// Trains `v`, reloads its best validation checkpoint, and scores the test split;
+/// returns the report and the model (as that checkpoint has it).
 fn train_and_test(
     gpu: &std::sync::Arc<Gpu>,
     ds: &Dataset,
     v: &Variant,
     seed: u64,
     runs: &Path,
-) -> Result<ModelReport> {
+) -> Result<(ModelReport, Cprl)> {
     let data = TrainData::from_splits(ds)?;
-    let test: Vec<usize> = (0..ds.samples.len())
-        .filter(|&i| ds.samples[i].split == Some(Split::Test))
-        .collect();
+    let test = test_indices(ds);
     if test.is_empty() {
         bail!("the dataset has no test split");
     }
@@ -178,7 +183,7 @@ fn train_and_test(
     let test_metrics = correlation::evaluate(&pred, &mos, &EvalOptions::default());
     let ips: Vec<f64> = t.history.iter().filter_map(|l| l.images_per_s).collect();
     let gate = t.history.iter().rev().find_map(|l| l.gate.clone());
-    Ok(ModelReport {
+    let report = ModelReport {
         name: v.name.clone(),
         preset: v.preset.clone(),
         score_std: correlation::std_population(&pred),
@@ -189,7 +194,8 @@ fn train_and_test(
         images_per_second: median(ips),
         params: t.model.param_count(),
         gate,
-    })
+    };
+    Ok((report, t.model))
 }
 
 fn curve_point(l: &cprl::train::LogLine) -> CurvePoint {
@@ -229,27 +235,27 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
     println!("adapter: {gpu}");
     let ds = synthetic_set(&a.out, a.run.data.as_deref())?;
     let train = with_overrides(TrainConfig::demo(), a.run.epochs, a.run.max_steps);
-    let variants = [
-        Variant {
-            name: "baseline".into(),
-            preset: "baseline-demo".into(),
-            model: CprlConfig::demo().baseline(),
-            train: train.clone().for_baseline(),
-        },
-        Variant {
-            name: "cprl".into(),
-            preset: "demo".into(),
-            model: CprlConfig::demo(),
-            train,
-        },
-    ];
+    let variants = demo_variants(&train);
     let runs = a.out.join("runs");
     let mut models = Vec::new();
+    let mut trained = Vec::new();
     for v in &variants {
-        models.push(train_and_test(&gpu, &ds, v, a.run.seed, &runs)?);
+        let (report, model) = train_and_test(&gpu, &ds, v, a.run.seed, &runs)?;
+        models.push(report);
+        trained.push((v.name.clone(), model));
     }
+    let (robustness, robustness_setup) = if a.skip_attacks {
+        (Vec::new(), None)
+    } else {
+        println!("\nunder attack:");
+        let plan = AttackPlan::demo();
+        let images = plan.images(&test_indices(&ds));
+        let refs: Vec<(&str, &Cprl)> = trained.iter().map(|(n, m)| (n.as_str(), m)).collect();
+        let rows = robustness_pass(&ds, &images, &refs, &plan)?;
+        (rows, Some(plan.describe(images.len())))
+    };
     let report = Report {
-        title: "cprl demo: baseline vs CPRL on the synthetic set".into(),
+        title: "cprl demo: the baseline, AT, NT and CPRL on the synthetic set".into(),
         created: now_utc(),
         adapter: gpu.to_string(),
         cpu: cpu_name(),
@@ -260,6 +266,8 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
         ),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         models,
+        robustness,
+        robustness_setup,
         notes: demo_notes(&ds),
         total_seconds: t0.elapsed().as_secs_f64(),
     };
@@ -276,6 +284,36 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
+/// The demo's four models: the baseline, the two known defences on its backbone
+/// (adversarial training and norm regularisation) and CPRL, all with the same data,
+/// seed and schedule.
+fn demo_variants(train: &TrainConfig) -> Vec<Variant> {
+    let baseline = |name: &str, t: TrainConfig| Variant {
+        name: name.into(),
+        preset: "baseline-demo".into(),
+        model: CprlConfig::demo().baseline(),
+        train: t,
+    };
+    vec![
+        baseline("baseline", train.clone().for_baseline()),
+        baseline("at", train.clone().with_defense(DefenseKind::At)),
+        baseline("nt", train.clone().with_defense(DefenseKind::Nt)),
+        Variant {
+            name: "cprl".into(),
+            preset: "demo".into(),
+            model: CprlConfig::demo(),
+            train: train.clone(),
+        },
+    ]
+}
+
+/// The dataset's test split, in order.
+fn test_indices(ds: &Dataset) -> Vec<usize> {
+    (0..ds.samples.len())
+        .filter(|&i| ds.samples[i].split == Some(Split::Test))
+        .collect()
+}
+
 fn demo_notes(ds: &Dataset) -> Vec<String> {
     let photos = |split: Split| {
         let refs: std::collections::BTreeSet<_> = ds
@@ -288,7 +326,7 @@ fn demo_notes(ds: &Dataset) -> Vec<String> {
     };
     vec![
         "Labels are pseudo-MOS from full-reference metrics (VIFp, GMSD, FSIMc, CIELAB Delta E), not human ratings.".into(),
-        "Both models share the backbone, head, data, seed and schedule; CPRL adds the CPR gate, SortMask, interventions and the adversary head.".into(),
+        "All four models share the backbone, head, data, seed and schedule. AT adds FGSM images (a uniform start in the 4/255 ball, one step of 5/255 up the L1 loss) for a quarter of each batch, with their clean labels; NT adds the finite-difference slope penalty of Liu et al. (2024) on the same share; CPRL adds the CPR gate, SortMask, interventions (PGD, one step, on the same share) and the adversary head.".into(),
         "Scores: test images scored on a fixed grid of crops in eval mode, averaged per image; the model checkpoint with the best validation SROCC.".into(),
         format!(
             "Splits by photo: {} training, {} validation and {} test photos. The SROCC interval resamples images, not photos, so it understates how much the figures move with another choice of photos; a difference between the models inside the interval is not one. Kernel versions are chosen by timing on the running machine (kept in tune.json beside the runs, so a rerun in the same folder repeats the same bits), and training amplifies their different rounding: runs that differ only in those choices can part by more than the interval.",
@@ -369,7 +407,7 @@ pub fn run_ablate(a: &AblateArgs) -> Result<()> {
     let runs = a.out.join("runs");
     let mut models = Vec::new();
     for v in ablations(&model, &train) {
-        models.push(train_and_test(&gpu, &ds, &v, a.run.seed, &runs)?);
+        models.push(train_and_test(&gpu, &ds, &v, a.run.seed, &runs)?.0);
     }
     let report = Report {
         title: format!("cprl ablate: {} preset, one part off at a time", a.preset),
@@ -379,6 +417,8 @@ pub fn run_ablate(a: &AblateArgs) -> Result<()> {
         dataset: format!("{} ({} images)", ds.name, ds.samples.len()),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         models,
+        robustness: Vec::new(),
+        robustness_setup: None,
         notes: vec!["Clean test metrics; robustness columns come with the attacks.".into()],
         total_seconds: t0.elapsed().as_secs_f64(),
     };

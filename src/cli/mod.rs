@@ -7,6 +7,7 @@ pub mod demo;
 pub mod doctor;
 pub mod eval;
 pub mod progress;
+pub mod robustness;
 pub mod score;
 pub mod tiny_train;
 pub mod train;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use cprl::Gpu;
 use cprl::data::Dataset;
 use cprl::nn::CprlConfig;
-use cprl::train::{Event, RunOptions, TrainConfig, TrainData, Trainer};
+use cprl::train::{DefenseKind, Event, RunOptions, TrainConfig, TrainData, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::dataset::DatasetArgs;
@@ -49,9 +49,23 @@ pub struct TrainArgs {
     /// Seed of the initialisation, the batches and the interventions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The defence to train, on the preset's backbone: `cprl` (the gate, SortMask and
+    /// the minimax of the preset), `none` (the plain baseline), `at` (adversarial
+    /// training: FGSM images at eps 4/255, step 5/255) or `nt` (norm-regularisation
+    /// training). Default: what the preset is (demo and full are CPRL).
+    #[arg(long, value_parser = ["none", "at", "nt", "cprl"])]
+    defense: Option<String>,
     /// Continue from a checkpoint (or a run folder's last.safetensors).
     #[arg(long)]
     resume: Option<PathBuf>,
+}
+
+/// `runs/<preset>` or, with a defence, `runs/<preset>-<defense>`.
+fn default_run_name(a: &TrainArgs) -> String {
+    match &a.defense {
+        Some(d) => format!("{}-{d}", a.preset),
+        None => a.preset.clone(),
+    }
 }
 
 /// The model and training configurations the arguments ask for.
@@ -63,6 +77,21 @@ fn configs(a: &TrainArgs) -> Result<(CprlConfig, TrainConfig)> {
     let mut train = match &a.train_config {
         Some(p) => TrainConfig::from_json(&read(p)?)?,
         None => TrainConfig::preset(&a.train_preset)?,
+    };
+    let model = match a.defense.as_deref() {
+        None => model,
+        Some("cprl") if model.gate.is_none() => {
+            bail!("--defense cprl needs a model with the gate (preset demo or full, not a baseline)")
+        }
+        Some("cprl") => model,
+        Some(d) => {
+            train = train.with_defense(match d {
+                "at" => DefenseKind::At,
+                "nt" => DefenseKind::Nt,
+                _ => DefenseKind::None,
+            });
+            model.baseline()
+        }
     };
     if model.gate.is_none() {
         train = train.for_baseline();
@@ -114,7 +143,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             None,
             a.out
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("runs").join(&a.preset)),
+                .unwrap_or_else(|| PathBuf::from("runs").join(default_run_name(a))),
         ),
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;

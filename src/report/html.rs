@@ -39,6 +39,7 @@ pub fn report_html(r: &Report, pngs: &[(String, Vec<u8>)]) -> String {
     push_facts(&mut h, r);
     push_summary(&mut h, r);
     push_gates(&mut h, r);
+    push_robustness(&mut h, r);
     push_figures(&mut h, pngs);
     push_notes(&mut h, r);
     let _ = writeln!(h, "<h2>How to read this</h2>\n<p>{}</p>", esc(HOW_TO_READ));
@@ -113,6 +114,36 @@ fn push_gates(h: &mut String, r: &Report) {
             g.channels,
             g.m_spread,
             g.top_set_stability
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// The robustness pass: what it did, then one line per model, attack and eps.
+fn push_robustness(h: &mut String, r: &Report) {
+    if r.robustness.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Under attack</h2>\n");
+    if let Some(setup) = &r.robustness_setup {
+        let _ = writeln!(h, "<p>{}</p>", esc(setup));
+    }
+    h.push_str("<table>\n<tr><th>model</th><th>attack</th><th>eps (/255)</th><th>SROCC clean</th>");
+    h.push_str("<th>SROCC attacked</th><th>|&Delta;s| / std</th><th>crossed 0.5</th>");
+    h.push_str("<th>left to reflection</th><th>strongest surrogate</th></tr>\n");
+    for x in &r.robustness {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.2}</td><td>{:.1}%</td><td>{:.3}</td><td>{}</td></tr>",
+            esc(&x.model),
+            esc(&x.attack),
+            x.eps_255,
+            x.srocc_clean,
+            x.srocc_attacked,
+            x.change_in_std,
+            100.0 * x.crossed_midpoint,
+            x.reflection_distance,
+            esc(x.strongest.as_deref().unwrap_or(""))
         );
     }
     h.push_str("</table>\n");

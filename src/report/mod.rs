@@ -75,6 +75,31 @@ pub struct ModelReport {
     pub score_std: f64,
 }
 
+/// One model under one attack at one budget, on the images the robustness pass
+/// attacked (clean figures on the same images and crops, so the two compare).
+#[derive(Clone, Debug, Serialize)]
+pub struct RobustnessRow {
+    pub model: String,
+    /// The attack's name; `<name> worst` for the worst case per image over the
+    /// adaptive attacks' surrogates (a defence cannot pass by masking gradients).
+    pub attack: String,
+    /// The L_inf budget in units of 1/255.
+    pub eps_255: f64,
+    pub images: usize,
+    pub srocc_clean: f64,
+    pub srocc_attacked: f64,
+    pub plcc_attacked: f64,
+    /// Mean |s' - s|, and the same in units of the clean scores' std.
+    pub mean_abs_change: f64,
+    pub change_in_std: f64,
+    /// Share of images whose score crossed 0.5.
+    pub crossed_midpoint: f64,
+    /// Mean |s' - (1 - s)|: what a reflection attack left to go.
+    pub reflection_distance: f64,
+    /// For a worst case: the surrogate that gave it most often.
+    pub strongest: Option<String>,
+}
+
 /// One run of `cprl demo`: the facts of the run and one [`ModelReport`] per model.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -87,6 +112,9 @@ pub struct Report {
     /// The command line that produced the run.
     pub command: String,
     pub models: Vec<ModelReport>,
+    /// The robustness pass (empty when none ran), and what it did.
+    pub robustness: Vec<RobustnessRow>,
+    pub robustness_setup: Option<String>,
     pub notes: Vec<String>,
     pub total_seconds: f64,
 }

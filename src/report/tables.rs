@@ -2,7 +2,7 @@
 //! one (NaN) is `NaN`, so the two stay apart for whoever reads the file. Numbers are
 //! written in Rust's shortest round-trip form, so they read back bit for bit.
 
-use super::{ModelReport, Report};
+use super::{ModelReport, Report, RobustnessRow};
 use crate::{Error, Result};
 
 /// Header of `summary.csv`, one row per model.
@@ -39,8 +39,54 @@ pub const CURVES_HEADER: [&str; 7] = [
     "score_std",
 ];
 
-/// `(file name, contents)` of the three CSV files.
+/// Header of `robustness.csv`, one row per (model, attack, eps).
+pub const ROBUSTNESS_HEADER: [&str; 12] = [
+    "model",
+    "attack",
+    "eps_255",
+    "images",
+    "srocc_clean",
+    "srocc_attacked",
+    "plcc_attacked",
+    "mean_abs_change",
+    "change_in_std",
+    "crossed_midpoint",
+    "reflection_distance",
+    "strongest",
+];
+
+/// `(file name, contents)` of the CSV files: summary, predictions, curves, and
+/// robustness when the run attacked its models.
 pub(super) fn all_tables(r: &Report) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let mut t = base_tables(r)?;
+    if !r.robustness.is_empty() {
+        let rows = r.robustness.iter().map(robustness_record).collect();
+        t.push((
+            "robustness.csv",
+            to_csv("robustness.csv", &ROBUSTNESS_HEADER, rows)?,
+        ));
+    }
+    Ok(t)
+}
+
+fn robustness_record(x: &RobustnessRow) -> Vec<String> {
+    vec![
+        x.model.clone(),
+        x.attack.clone(),
+        num(x.eps_255),
+        x.images.to_string(),
+        num(x.srocc_clean),
+        num(x.srocc_attacked),
+        num(x.plcc_attacked),
+        num(x.mean_abs_change),
+        num(x.change_in_std),
+        num(x.crossed_midpoint),
+        num(x.reflection_distance),
+        x.strongest.clone().unwrap_or_default(),
+    ]
+}
+
+fn base_tables(r: &Report) -> Result<Vec<(&'static str, Vec<u8>)>> {
     Ok(vec![
         (
             "summary.csv",

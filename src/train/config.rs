@@ -103,6 +103,92 @@ impl InterventionConfig {
     }
 }
 
+/// A defence trained beside the objective on the baseline's backbone, so that CPRL is
+/// compared with the defences people already use on the same data (docs/METHOD.md
+/// section 3, "Defences").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DefenseKind {
+    /// No defence beyond the objective (CPRL's own interventions are configured apart).
+    #[default]
+    None,
+    /// Adversarial training: each step also fits FGSM images (uniform random start in
+    /// the eps ball, one signed step that raises the regression loss, as in the fast
+    /// adversarial training that Chistyakova et al. 2024 use for IQA models).
+    At,
+    /// Norm regularisation training (Liu et al. CVPR 2024): with v = sign(df/dx) per
+    /// image, dl = (f(x + h v) - f(x)) / h, a finite-difference estimate of ||df/dx||_1,
+    /// and the loss gains weight * mean(dl^2) / 2.
+    Nt,
+}
+
+/// How the label of an adversarial training image is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AtLabel {
+    /// The clean image's label.
+    #[default]
+    Keep,
+    /// Lowered by the perturbation's visibility (Chistyakova et al. 2024):
+    /// clamp(y - penalty * (1 - SSIM(x, x')), 0, 1) on the unit scale.
+    Ssim,
+}
+
+/// Settings of the defence of [`DefenseKind`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DefenseConfig {
+    pub kind: DefenseKind,
+    /// Share of each batch (its first images) that gets an adversarial or shifted
+    /// image; at least 2 images when any.
+    pub share: f32,
+    /// AT: the L_inf budget and the FGSM step, in units of 1/255 (4 and 5, as
+    /// Chistyakova et al. 2024).
+    pub at_eps_255: f32,
+    pub at_step_255: f32,
+    /// AT: weight of L1(f(x'), y') beside the clean objective.
+    pub at_weight: f32,
+    pub at_label: AtLabel,
+    /// AT with `ssim` labels: how far 1 - SSIM lowers the label.
+    pub at_penalty: f32,
+    /// NT: weight of mean(dl^2) / 2 and the finite-difference step h on the [0, 1]
+    /// pixel scale.
+    ///
+    /// Why not the paper's w = 0.001, h = 0.01: those are on HyperIQA's scales (scores
+    /// 0-100, ImageNet-normalised inputs, std about 0.226). On ours (scores 0-1, pixels
+    /// 0-1) the same h is 0.01 * 0.226 ~ 0.0023; df/dx, and so dl, is 100 * 0.226 = 22.6
+    /// times smaller, and L1 100 times smaller, so the paper's balance between L1 and
+    /// the penalty is w = 0.001 * 22.6^2 / 100 ~ 0.005 here.
+    pub nt_weight: f32,
+    pub nt_h: f32,
+}
+
+impl Default for DefenseConfig {
+    fn default() -> Self {
+        DefenseConfig {
+            kind: DefenseKind::None,
+            share: 1.0,
+            at_eps_255: 4.0,
+            at_step_255: 5.0,
+            at_weight: 1.0,
+            at_label: AtLabel::Keep,
+            at_penalty: 1.0,
+            nt_weight: 0.005,
+            nt_h: 0.0023,
+        }
+    }
+}
+
+impl DefenseConfig {
+    /// Images of a batch of `b` that get a second image (as [`InterventionConfig::count`]).
+    pub fn count(&self, b: usize) -> usize {
+        if self.kind == DefenseKind::None || self.share <= 0.0 {
+            return 0;
+        }
+        ((self.share * b as f32).ceil() as usize).clamp(2.min(b), b)
+    }
+}
+
 /// Everything `cprl train` needs beside the model configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -128,6 +214,8 @@ pub struct TrainConfig {
     pub flip: bool,
     pub objective: ObjectiveConfig,
     pub interventions: InterventionConfig,
+    /// A defence other than CPRL's (adversarial or norm-regularisation training).
+    pub defense: DefenseConfig,
     /// Validate (and keep the best checkpoint) every this many epochs; 0 = never.
     pub validate_every: u32,
     /// Grid crops per side when validating (see `infer::PredictConfig`).
@@ -157,6 +245,7 @@ impl Default for TrainConfig {
             flip: true,
             objective: ObjectiveConfig::default(),
             interventions: InterventionConfig::default(),
+            defense: DefenseConfig::default(),
             validate_every: 1,
             val_crops_per_side: 2,
             checkpoint_every: 100,
@@ -227,6 +316,7 @@ impl TrainConfig {
                 self.interventions.share
             ));
         }
+        self.validate_defense()?;
         if self.objective.invariance > 0.0 && self.interventions.steps == 0 {
             return bad("interventions.steps is 0 while objective.invariance is on".into());
         }
@@ -234,6 +324,46 @@ impl TrainConfig {
             return bad("log_every must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// Checks the defence's settings; a defence and CPRL's interventions each want the
+    /// second half of the step's forward, so at most one of them is on.
+    fn validate_defense(&self) -> Result<()> {
+        let d = &self.defense;
+        let bad = |msg: String| Err(Error::Invalid(format!("training config: defense.{msg}")));
+        if !(0.0..=1.0).contains(&d.share) {
+            return bad(format!("share must be in [0, 1], got {}", d.share));
+        }
+        for (name, v) in [
+            ("at_eps_255", d.at_eps_255),
+            ("at_step_255", d.at_step_255),
+            ("at_weight", d.at_weight),
+            ("at_penalty", d.at_penalty),
+            ("nt_weight", d.nt_weight),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{name} must be a finite number >= 0, got {v}"));
+            }
+        }
+        if !(d.nt_h.is_finite() && d.nt_h > 0.0) {
+            return bad(format!("nt_h must be positive, got {}", d.nt_h));
+        }
+        if d.kind != DefenseKind::None && self.objective.invariance > 0.0 {
+            return bad(format!(
+                "kind = {:?} needs objective.invariance = 0 (a defence replaces CPRL's interventions)",
+                d.kind
+            ));
+        }
+        Ok(())
+    }
+
+    /// The baseline's configuration with defence `kind` on (its other settings as they
+    /// are).
+    #[must_use]
+    pub fn with_defense(mut self, kind: DefenseKind) -> TrainConfig {
+        self = self.for_baseline();
+        self.defense.kind = kind;
+        self
     }
 
     /// For `cprl demo` and quick runs on a CPU driver.
@@ -244,6 +374,10 @@ impl TrainConfig {
                 steps: 1,
                 share: 0.25,
                 ..InterventionConfig::default()
+            },
+            defense: DefenseConfig {
+                share: 0.25,
+                ..DefenseConfig::default()
             },
             ..TrainConfig::default()
         }

@@ -7,6 +7,6 @@ pub mod health;
 pub mod objective;
 pub mod trainer;
 
-pub use config::{InterventionConfig, ObjectiveConfig, TrainConfig};
+pub use config::{AtLabel, DefenseConfig, DefenseKind, InterventionConfig, ObjectiveConfig, TrainConfig};
 pub use health::GateHealth;
 pub use trainer::{Event, LogLine, RunOptions, TrainData, Trainer};

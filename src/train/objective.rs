@@ -112,6 +112,14 @@ pub fn invariance(s_int: &Tensor, s: &Tensor, c_int: &Tensor, c: &Tensor) -> Res
     score.add(&feat)
 }
 
+/// NT's penalty mean(dl^2) / 2 with dl = (s_shift - s) / h per image: the squared
+/// finite-difference slope of the score along sign(df/dx), about ||df/dx||_1^2 / 2.
+/// Both scores keep their gradients (the penalty flattens the model around x, as in
+/// Liu et al. 2024, where neither side is detached).
+pub fn finite_difference_penalty(s_shift: &Tensor, s: &Tensor, h: f32) -> Result<Tensor> {
+    s_shift.sub(s)?.scale(1.0 / h)?.square()?.mean()?.scale(0.5)
+}
+
 /// min(l, cap) = cap - relu(cap - l), with l's gradient where l < cap and none above:
 /// the backbone maximises the adversary's loss only up to what predicting the mean
 /// gives, so the game cannot diverge.

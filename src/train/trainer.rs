@@ -27,7 +27,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, Checkpoint, CheckpointMeta, DatasetInfo};
-use super::config::{TrainConfig, learning_rate};
+use super::config::{AtLabel, DefenseKind, TrainConfig, learning_rate};
 use super::health::GateHealth;
 use super::objective as obj;
 use crate::autograd::{self, no_grad};
@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::infer::{PredictConfig, predict};
 use crate::metrics::correlation::{self, EvalOptions};
+use crate::metrics::fr::{Planes, ssim};
 use crate::nn::cprl::Pass;
 use crate::nn::{Cprl, CprlConfig, Module};
 use crate::ops::optim::{Adam, AdamConfig, Optimizer, clip_grad_norm};
@@ -137,6 +138,21 @@ pub struct Trainer {
     opt_adv: Adam,
     /// Every log line of this process (the report's curves).
     pub history: Vec<LogLine>,
+}
+
+/// What a step's second images are for.
+enum Second {
+    /// CPRL's interventions (the invariance loss).
+    Intervention,
+    /// AT's adversarial images and the labels they are fitted to.
+    Adversarial { labels: Tensor },
+    /// NT's x + h v (the finite-difference slope penalty).
+    Shifted { h: f32 },
+}
+
+struct SecondImages {
+    x: Tensor,
+    kind: Second,
 }
 
 /// The result of one step, read back only on logging steps.
@@ -472,18 +488,12 @@ impl Trainer {
         let b = batch.samples.len();
         let x = &batch.images;
         let y = &batch.labels;
-        let k = if o.invariance > 0.0 {
-            self.cfg.interventions.count(b)
-        } else {
-            0
-        };
-        let xi = if k > 0 {
-            Some(self.interventions(&x.slice(0, 0, k)?)?)
-        } else {
-            None
-        };
-        let input = match &xi {
-            Some(xi) => Tensor::concat(&[x, xi], 0)?,
+        // The step's second images (CPRL's interventions or a defence's), for the
+        // first k of the batch, forwarded with the batch as [x; x2].
+        let second = self.second_images(x, labels)?;
+        let k = second.as_ref().map_or(0, |s| s.x.dim(0));
+        let input = match &second {
+            Some(s) => Tensor::concat(&[x, &s.x], 0)?,
             None => x.clone(),
         };
         let out = self.model.forward_pass(&input, Pass::Train)?;
@@ -519,11 +529,24 @@ impl Trainer {
         if o.spread > 0.0 {
             terms.push(("spread", o.spread, obj::spread_floor(&s, var_y, o.spread_floor)?));
         }
-        if k > 0 {
-            let s_int = out.score.slice(0, b, k)?;
-            let c_int = out.c.slice(0, b, k)?;
-            let l = obj::invariance(&s_int, &s.slice(0, 0, k)?, &c_int, &out.c.slice(0, 0, k)?)?;
-            terms.push(("inv", o.invariance, l));
+        if let Some(sec) = &second {
+            let s2 = out.score.slice(0, b, k)?;
+            let s1 = s.slice(0, 0, k)?;
+            match &sec.kind {
+                Second::Intervention => {
+                    let c2 = out.c.slice(0, b, k)?;
+                    let l = obj::invariance(&s2, &s1, &c2, &out.c.slice(0, 0, k)?)?;
+                    terms.push(("inv", o.invariance, l));
+                }
+                Second::Adversarial { labels } => {
+                    let d = &self.cfg.defense;
+                    terms.push(("at", d.at_weight, s2.l1(labels)?));
+                }
+                Second::Shifted { h } => {
+                    let d = &self.cfg.defense;
+                    terms.push(("nt", d.nt_weight, obj::finite_difference_penalty(&s2, &s1, *h)?));
+                }
+            }
         }
         let mut adv_n = None;
         if let (Some(adv), Some(n)) = (&out.adv, &out.n)
@@ -564,6 +587,108 @@ impl Trainer {
             score: s,
             m: out.m.as_ref().map(|m| part(m, 0, b)).transpose()?,
         })
+    }
+
+    /// The second images of a step, if any: CPRL's interventions when lambda_inv > 0,
+    /// else the defence's adversarial (AT) or shifted (NT) images.
+    fn second_images(&self, x: &Tensor, labels: &[f32]) -> Result<Option<SecondImages>> {
+        let b = x.dim(0);
+        let d = self.cfg.defense;
+        if self.cfg.objective.invariance > 0.0 {
+            let k = self.cfg.interventions.count(b);
+            if k == 0 {
+                return Ok(None);
+            }
+            let xi = self.interventions(&x.slice(0, 0, k)?)?;
+            return Ok(Some(SecondImages {
+                x: xi,
+                kind: Second::Intervention,
+            }));
+        }
+        let k = d.count(b);
+        if k == 0 {
+            return Ok(None);
+        }
+        let xk = x.slice(0, 0, k)?;
+        Ok(Some(match d.kind {
+            DefenseKind::None => return Ok(None),
+            DefenseKind::At => {
+                let xa = self.at_images(&xk, &labels[..k])?;
+                let y2 = self.at_labels(&xk, &xa, &labels[..k])?;
+                SecondImages {
+                    x: xa,
+                    kind: Second::Adversarial {
+                        labels: Tensor::from_slice(&self.gpu, &y2, &[k])?,
+                    },
+                }
+            }
+            DefenseKind::Nt => SecondImages {
+                x: self.nt_images(&xk)?,
+                kind: Second::Shifted { h: d.nt_h },
+            },
+        }))
+    }
+
+    /// AT's images: a uniform start in the eps ball, then one signed step of the
+    /// regression loss's input gradient (it raises |f(x') - y|), projected back to the
+    /// ball and to [0, 1]. Batch norm as in the interventions (batch statistics, the
+    /// running ones left alone).
+    pub fn at_images(&self, x: &Tensor, labels: &[f32]) -> Result<Tensor> {
+        let d = self.cfg.defense;
+        let (eps, step) = (d.at_eps_255 / 255.0, d.at_step_255 / 255.0);
+        let seed = SplitMix64::stream(self.progress.seed, &[0x4154_0000, self.step]).next_u64();
+        let start = {
+            let _g = no_grad();
+            x.add(&Tensor::uniform(&self.gpu, x.shape(), seed, -eps, eps)?)?
+                .clamp(0.0, 1.0)?
+        };
+        let y = Tensor::from_slice(&self.gpu, labels, &[labels.len()])?;
+        let xv = start.requires_grad_();
+        let s = self.model.forward_pass(&xv, Pass::TrainFrozen)?.score;
+        let g = autograd::backward_to(&s.l1(&y)?, &[&xv])?;
+        let _g = no_grad();
+        let stepped = xv.add(&g.of(&xv)?.sign()?.scale(step)?)?;
+        let delta = stepped.sub(x)?.clamp(-eps, eps)?;
+        Ok(x.add(&delta)?.clamp(0.0, 1.0)?.detach())
+    }
+
+    /// The labels AT fits its images to: kept, or lowered by 1 - SSIM (the project's
+    /// SSIM, on the host, per image) as [`crate::train::AtLabel::Ssim`] says.
+    pub fn at_labels(&self, x: &Tensor, xa: &Tensor, labels: &[f32]) -> Result<Vec<f32>> {
+        let d = self.cfg.defense;
+        if d.at_label == AtLabel::Keep {
+            return Ok(labels.to_vec());
+        }
+        let (c, h, w) = (x.dim(1), x.dim(2), x.dim(3));
+        let (clean, adv) = (x.to_vec()?, xa.to_vec()?);
+        let n = c * h * w;
+        let planes = |v: &[f32]| Planes {
+            channels: c,
+            height: h,
+            width: w,
+            data: v.iter().map(|&p| f64::from(p)).collect(),
+        };
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| {
+                let r = i * n..(i + 1) * n;
+                let q = ssim(&planes(&clean[r.clone()]), &planes(&adv[r]))
+                    .map_err(|e| Error::Invalid(format!("AT label: SSIM: {e}")))?;
+                Ok((f64::from(y) - f64::from(d.at_penalty) * (1.0 - q)).clamp(0.0, 1.0) as f32)
+            })
+            .collect()
+    }
+
+    /// NT's shifted images x + h sign(df/dx) (not clamped: the penalty measures the
+    /// model's slope, not an image a user could hold).
+    pub fn nt_images(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.cfg.defense.nt_h;
+        let xv = x.detach().requires_grad_();
+        let s = self.model.forward_pass(&xv, Pass::TrainFrozen)?.score;
+        let g = autograd::backward_to(&s.sum()?, &[&xv])?;
+        let _g = no_grad();
+        Ok(xv.add(&g.of(&xv)?.sign()?.scale(h)?)?.detach())
     }
 
     /// PGD for intervention images of `x` (the images a step perturbs): random start

@@ -1,0 +1,149 @@
+//! The robustness half of `cprl demo` (and `cprl ablate`): each trained model under
+//! the score reflection attack and PGD at a few budgets, on a fixed subset of the
+//! test images, one row per model, attack and eps.
+
+use anyhow::{Result, bail};
+use cprl::attack::AttackConfig;
+use cprl::attack::run::{AttackScores, Robustness, attack_dataset, robustness};
+use cprl::data::Dataset;
+use cprl::infer::PredictConfig;
+use cprl::metrics::correlation::EvalOptions;
+use cprl::nn::Cprl;
+use cprl::report::RobustnessRow;
+
+use super::progress::bar;
+
+/// What the pass attacks and how hard.
+#[derive(Clone, Debug)]
+pub struct AttackPlan {
+    /// Attack names (`cprl attack --attack` names).
+    pub attacks: Vec<String>,
+    /// L_inf budgets in 1/255 units.
+    pub eps_255: Vec<f32>,
+    pub steps: u32,
+    /// Every this many test images (in the dataset's order) are attacked.
+    pub every: usize,
+    /// Crops per image side (1: the centre crop alone).
+    pub crops_per_side: u32,
+    pub seed: u64,
+}
+
+impl AttackPlan {
+    /// The demo's: reflection and PGD at 2, 4 and 8/255, 5 steps, every third test
+    /// image at one centre crop, so that the pass costs about what training does.
+    pub fn demo() -> AttackPlan {
+        AttackPlan {
+            attacks: vec!["reflect".into(), "pgd".into()],
+            eps_255: vec![2.0, 4.0, 8.0],
+            steps: 5,
+            every: 3,
+            crops_per_side: 1,
+            seed: 0,
+        }
+    }
+
+    /// The test images the pass attacks.
+    pub fn images(&self, test: &[usize]) -> Vec<usize> {
+        test.iter().step_by(self.every.max(1)).copied().collect()
+    }
+
+    /// One sentence for the report: what was attacked and how.
+    pub fn describe(&self, images: usize) -> String {
+        let eps: Vec<String> = self.eps_255.iter().map(|e| format!("{e}")).collect();
+        format!(
+            "{} test images (every {}th, {} crop(s) per side, each attacked on its own), \
+             attacks {} at eps {} / 255 (L_inf), {} steps of eps / 4 from a random start, seed {}. \
+             Clean figures are on the same images and crops, so they differ from the test table's \
+             (which averages a 2 x 2 crop grid over every test image).",
+            images,
+            self.every,
+            self.crops_per_side,
+            self.attacks.join(", "),
+            eps.join(", "),
+            self.steps,
+            self.seed
+        )
+    }
+}
+
+/// Every model under every attack and eps of `plan`, on `images` of `ds`.
+pub fn robustness_pass(
+    ds: &Dataset,
+    images: &[usize],
+    models: &[(&str, &Cprl)],
+    plan: &AttackPlan,
+) -> Result<Vec<RobustnessRow>> {
+    if images.len() < 3 {
+        bail!(
+            "the robustness pass needs at least 3 test images, got {}",
+            images.len()
+        );
+    }
+    let labels: Vec<f64> = images.iter().map(|&i| ds.samples[i].label).collect();
+    let mut rows = Vec::new();
+    for (name, model) in models {
+        let mut pcfg = PredictConfig::for_model(&model.config);
+        pcfg.max_per_side = plan.crops_per_side;
+        for attack in &plan.attacks {
+            for &e in &plan.eps_255 {
+                let cfg = AttackConfig::named(attack, e / 255.0, plan.steps, None, plan.seed)?;
+                let progress = bar(&format!("{name} {attack} {e}/255"));
+                let s = attack_dataset(model, ds, images, &pcfg, &cfg, Some(&progress))?;
+                progress.finish_and_clear();
+                check_budget(&s, cfg.eps)?;
+                let r = robustness(&s, &labels, &eval_options())?;
+                let row = row(name, attack, e, &r, None);
+                println!("{}", line(&row));
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Correlations without the bootstrap (the pass reports many rows).
+fn eval_options() -> EvalOptions {
+    EvalOptions {
+        resamples: 0,
+        ..EvalOptions::default()
+    }
+}
+
+/// The attack's own check that no pixel moved further than eps.
+fn check_budget(s: &AttackScores, eps: f32) -> Result<()> {
+    if s.max_linf > f64::from(eps) + 1e-6 {
+        bail!("internal error: a pixel moved by {} > eps {eps}", s.max_linf);
+    }
+    Ok(())
+}
+
+fn row(model: &str, attack: &str, eps_255: f32, r: &Robustness, strongest: Option<String>) -> RobustnessRow {
+    RobustnessRow {
+        model: model.to_string(),
+        attack: attack.to_string(),
+        eps_255: f64::from(eps_255),
+        images: r.images,
+        srocc_clean: r.clean.srocc,
+        srocc_attacked: r.attacked.srocc,
+        plcc_attacked: r.attacked.plcc,
+        mean_abs_change: r.mean_abs_change,
+        change_in_std: r.change_in_std,
+        crossed_midpoint: r.crossed_midpoint,
+        reflection_distance: r.reflection_distance,
+        strongest,
+    }
+}
+
+/// One terminal line per row.
+fn line(r: &RobustnessRow) -> String {
+    format!(
+        "  {:<9} {:<14} eps {:>3}/255  SROCC {:.3} -> {:.3}  |ds| {:.2} std  crossed {:>5.1}%",
+        r.model,
+        r.attack,
+        r.eps_255,
+        r.srocc_clean,
+        r.srocc_attacked,
+        r.change_in_std,
+        100.0 * r.crossed_midpoint
+    )
+}
