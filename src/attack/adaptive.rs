@@ -251,6 +251,8 @@ pub fn attack_restarts(
 /// One batch's adaptive attack: each surrogate's best over its restarts, and per crop
 /// the best of those.
 pub struct WorstCase {
+    /// The defended model's clean scores, per crop.
+    pub clean: Vec<f32>,
     pub worst: Candidate,
     /// In the order of [`Adaptive::surrogates`].
     pub per_surrogate: Vec<Candidate>,
@@ -283,6 +285,7 @@ pub fn worst_case(
         worst = worst.better(c)?;
     }
     Ok(WorstCase {
+        clean: s0,
         worst,
         per_surrogate,
         seconds,
@@ -383,12 +386,11 @@ pub fn attack_dataset_worst(
     let mut each: Vec<Tally> = adaptive.surrogates.iter().map(|_| Tally::new(n)).collect();
     for (b, batch) in loader.epoch(0).enumerate() {
         let x = batch.to_device(&gpu)?.images;
-        let s0 = defended_scores(model, adaptive.defense, &x)?.to_vec()?;
         let wc = worst_case(model, &x, acfg, adaptive, b as u64)?;
         let total: f64 = wc.seconds.iter().sum();
-        worst.add(&batch.samples, &s0, &wc.worst, &x, total)?;
+        worst.add(&batch.samples, &wc.clean, &wc.worst, &x, total)?;
         for ((t, c), &sec) in each.iter_mut().zip(&wc.per_surrogate).zip(&wc.seconds) {
-            t.add(&batch.samples, &s0, c, &x, sec)?;
+            t.add(&batch.samples, &wc.clean, c, &x, sec)?;
         }
         if let (Some(p), Some(&last)) = (progress, batch.samples.last()) {
             p.set_position(last as u64 + 1);
