@@ -14,7 +14,7 @@ use common::*;
 use cprl::Tensor;
 use cprl::attack::adaptive::{Adaptive, attack_dataset_worst, crop_loss, standard_surrogates, worst_case};
 use cprl::attack::purify::jpeg_batch;
-use cprl::attack::{AttackConfig, Defense, Goal, Method, attack, attack_defended, scores};
+use cprl::attack::{AttackConfig, Defense, Goal, Method, attack, attack_defended, input_gradient, scores};
 use cprl::autograd;
 use cprl::data::{Dataset, Sample, Scale};
 use cprl::infer::PredictConfig;
@@ -208,6 +208,32 @@ fn standard_surrogates_are_named_and_only_those_that_change_something() {
         assert!(full.iter().any(|n| n == want), "{want} missing from {full:?}");
     }
     assert_eq!(names(&tiny_baseline()), vec!["as trained".to_string()]);
+}
+
+#[test]
+fn every_surrogate_but_as_trained_changes_the_input_gradient() {
+    let model = tiny_cprl();
+    let x = images(6, 4, 16);
+    let s0 = scores(&model, &x).unwrap();
+    let grad = |m: &Cprl| {
+        input_gradient(m, &x, Goal::Reflect, &s0)
+            .unwrap()
+            .to_vec()
+            .unwrap()
+    };
+    let base = grad(&model);
+    for s in standard_surrogates(&model).unwrap() {
+        let g = grad(&s.model);
+        assert!(g.iter().all(|v| v.is_finite()), "{}", s.name);
+        assert!(g.iter().any(|v| *v != 0.0), "{}: no gradient", s.name);
+        let same = g == base;
+        assert_eq!(
+            same,
+            s.name == "as trained",
+            "{}: gradient the same as the model's: {same}",
+            s.name
+        );
+    }
 }
 
 #[test]
