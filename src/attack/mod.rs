@@ -16,6 +16,10 @@
 //! start depends on the batch (it is drawn per batch from the seed and the batch's
 //! number). Input gradients come from `autograd::backward_to`, which skips every
 //! weight-gradient kernel.
+//!
+//! [`attack_with`] takes each step's gradient from a surrogate model and everything
+//! else from the real one, and [`attack_defended`] attacks a model behind an input
+//! purification with BPDA; [`adaptive`] builds the surrogates and keeps the worst case.
 
 pub mod adaptive;
 pub mod purify;
