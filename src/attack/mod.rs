@@ -16,7 +16,13 @@
 //! start depends on the batch (it is drawn per batch from the seed and the batch's
 //! number). Input gradients come from `autograd::backward_to`, which skips every
 //! weight-gradient kernel.
+//!
+//! [`attack_with`] takes each step's gradient from a surrogate model and everything
+//! else from the real one, and [`attack_defended`] attacks a model behind an input
+//! purification with BPDA; [`adaptive`] builds the surrogates and keeps the worst case.
 
+pub mod adaptive;
+pub mod purify;
 pub mod run;
 
 use crate::autograd::{self, no_grad};
@@ -24,6 +30,7 @@ use crate::data::rng::SplitMix64;
 use crate::error::{Error, Result};
 use crate::nn::Cprl;
 use crate::tensor::Tensor;
+pub use purify::Defense;
 
 /// What the attack pushes the score towards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -154,11 +161,55 @@ fn loss(goal: Goal, s: &Tensor, s0: &Tensor) -> Result<Tensor> {
 /// `batch_no` picks the random start's stream. With eps = 0 the clean images are
 /// returned as they are.
 pub fn attack(model: &Cprl, x: &Tensor, cfg: &AttackConfig, batch_no: u64) -> Result<Tensor> {
+    attack_with(model, model, x, cfg, batch_no)
+}
+
+/// [`attack`] with each step's gradient taken from `grad` (a surrogate, e.g. a
+/// [`Cprl::with_settings`] copy sharing the weights) while the clean score s0, and so
+/// the loss's target, come from `target`: an adaptive attack on a defence that might
+/// hide its gradient. `attack(m, ..)` is `attack_with(m, m, ..)`.
+pub fn attack_with(
+    target: &Cprl,
+    grad: &Cprl,
+    x: &Tensor,
+    cfg: &AttackConfig,
+    batch_no: u64,
+) -> Result<Tensor> {
+    attack_defended(target, grad, Defense::None, x, cfg, batch_no)
+}
+
+/// The gradient of the attack's loss with respect to the purified images `xp` (what
+/// `grad` scores), which BPDA applies to the unpurified ones: purification counts as
+/// the identity in the backward.
+pub fn input_gradient(grad: &Cprl, xp: &Tensor, goal: Goal, s0: &Tensor) -> Result<Tensor> {
+    let xv = xp.detach().requires_grad_();
+    let s = grad.forward(&xv, false)?.score;
+    let l = loss(goal, &s, s0)?;
+    Ok(autograd::backward_to(&l, &[&xv])?.of(&xv)?.clone())
+}
+
+/// The scores `model` gives `x` behind `defense` (what an attack on the defended model
+/// is judged by).
+pub fn defended_scores(model: &Cprl, defense: Defense, x: &Tensor) -> Result<Tensor> {
+    scores(model, &defense.purify(x)?)
+}
+
+/// [`attack_with`] against `target` behind `defense` (BPDA, see [`purify`]): s0 is
+/// the defended target's clean score, and each step's gradient is `grad`'s at the
+/// purified current images, applied to the unpurified ones.
+pub fn attack_defended(
+    target: &Cprl,
+    grad: &Cprl,
+    defense: Defense,
+    x: &Tensor,
+    cfg: &AttackConfig,
+    batch_no: u64,
+) -> Result<Tensor> {
     cfg.validate()?;
     if cfg.eps == 0.0 {
         return Ok(x.detach());
     }
-    let s0 = scores(model, x)?;
+    let s0 = defended_scores(target, defense, x)?;
     let mut xa = match cfg.method {
         Method::RandomStart => {
             let _g = no_grad();
@@ -170,10 +221,7 @@ pub fn attack(model: &Cprl, x: &Tensor, cfg: &AttackConfig, batch_no: u64) -> Re
     };
     let mut momentum: Option<Tensor> = None;
     for _ in 0..cfg.steps {
-        let xv = xa.detach().requires_grad_();
-        let s = model.forward(&xv, false)?.score;
-        let l = loss(cfg.goal, &s, &s0)?;
-        let g = autograd::backward_to(&l, &[&xv])?.of(&xv)?.clone();
+        let g = input_gradient(grad, &defense.purify(&xa)?, cfg.goal, &s0)?;
         let _g = no_grad();
         let dir = match cfg.method {
             Method::Momentum { decay } => {
@@ -189,7 +237,7 @@ pub fn attack(model: &Cprl, x: &Tensor, cfg: &AttackConfig, batch_no: u64) -> Re
             }
             _ => g.sign()?,
         };
-        let stepped = xv.detach().sub(&dir.scale(cfg.alpha)?)?;
+        let stepped = xa.detach().sub(&dir.scale(cfg.alpha)?)?;
         let delta = stepped.sub(x)?.clamp(-cfg.eps, cfg.eps)?;
         xa = x.add(&delta)?.clamp(0.0, 1.0)?;
     }

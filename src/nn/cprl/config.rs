@@ -72,6 +72,13 @@ pub struct GateSettings {
     /// passes nothing (docs/METHOD.md, "Scale decides whether the gate exists"; checked by
     /// `tests/model_cprl.rs`).
     pub strength: Option<f32>,
+    /// Straight-through gate, for attack surrogates only (off by default, and left out
+    /// of the JSON when off, so a checkpoint's model is unchanged): the forward uses the
+    /// hard mask 1[m > 0.5] and the backward the soft m, m_st = m + stopgrad(m_hard - m).
+    /// An attack through it sees the hard-gated model's score with a usable gradient,
+    /// so a gate cannot pass an attack by a saturated sigmoid hiding the gradient.
+    #[serde(skip_serializing_if = "is_false")]
+    pub straight_through: bool,
 }
 
 impl Default for GateSettings {
@@ -83,8 +90,14 @@ impl Default for GateSettings {
             standardize: true,
             method: Method::Pav(Regularization::L2),
             strength: None,
+            straight_through: false,
         }
     }
+}
+
+/// For `skip_serializing_if`: surrogate-only switches are written only when on.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl GateSettings {
@@ -112,6 +125,12 @@ pub struct SortMaskSettings {
     /// thousands of positions into one block (u = 0.5 everywhere), and SortMask
     /// degrades to `mean + (F - mean) * sigmoid((0.5 - q_s) / T_s)`, a uniform shrink.
     pub strength: Option<f32>,
+    /// Straight-through SortMask, for attack surrogates only (off by default and left
+    /// out of the JSON when off): the forward uses the hard gate 1[u > q_s] on each
+    /// position, the backward the soft SortMask's, out = soft + stopgrad(hard - soft)
+    /// (so the forward equals the hard one up to rounding).
+    #[serde(skip_serializing_if = "is_false")]
+    pub straight_through: bool,
 }
 
 impl Default for SortMaskSettings {
@@ -121,6 +140,7 @@ impl Default for SortMaskSettings {
             temperature: 0.05,
             method: Method::Pav(Regularization::L2),
             strength: None,
+            straight_through: false,
         }
     }
 }

@@ -31,10 +31,12 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::ops::conv2d::Conv2dParams;
 use crate::ops::elementwise as ew;
+use crate::ops::gate::rank_gate_affine;
 use crate::ops::gate::{GateConfig, GateKey, cpr_gate};
 use crate::ops::pool::global_avg_pool;
 use crate::ops::reduce;
-use crate::ops::sortmask::sortmask;
+use crate::ops::softrank;
+use crate::ops::sortmask::{SortMaskConfig, SortMaskVersion, sortmask, sortmask_apply, sortmask_deviation};
 use crate::tensor::Tensor;
 
 /// ImageNet channel means and standard deviations (torchvision's), applied inside the
@@ -304,7 +306,11 @@ impl Cprl {
             }
             if self.config.sortmask_after.contains(&i) {
                 let cfg = self.config.sortmask.op_config(h.dim(2) * h.dim(3));
-                h = sortmask(&h, &cfg)?;
+                h = if self.config.sortmask.straight_through {
+                    sortmask_straight_through(&h, &cfg)?
+                } else {
+                    sortmask(&h, &cfg)?
+                };
             }
             maps.push(h.clone());
         }
@@ -331,7 +337,49 @@ impl Cprl {
             strength: g.strength_for(z.dim(1)),
             key: GateKey::Given(key),
         };
-        cpr_gate(z, &cfg)
+        let (c, n, m) = cpr_gate(z, &cfg)?;
+        if !g.straight_through {
+            return Ok((c, n, m));
+        }
+        // m + (m_hard - m) is m_hard exactly: m_hard - m is exact for m in [0.5, 1]
+        // (Sterbenz) and -m below, so the sum rounds to 1 or 0 with no error.
+        let m_st = ew::add(&m, &ew::sub(&step(&ew::affine(&m, 1.0, -0.5)?)?, &m)?.detach())?;
+        let c = ew::mul(z, &m_st)?;
+        let n = ew::mul(z, &ew::affine(&m_st, -1.0, 1.0)?)?;
+        Ok((c, n, m_st))
+    }
+
+    /// A model that shares this one's weights and running statistics (the same device
+    /// buffers, nothing copied) but runs under the settings `edit` leaves in a copy of
+    /// its configuration: an attack surrogate of the trained model (another gate or
+    /// SortMask temperature, a straight-through gate). The edit may change settings
+    /// only: the stages, convolutions, norm, head width and whether there is a gate
+    /// must stay, since they decide which weights exist.
+    pub fn with_settings(&self, edit: impl FnOnce(&mut CprlConfig)) -> Result<Cprl> {
+        let mut config = self.config.clone();
+        edit(&mut config);
+        config.validate()?;
+        let old = &self.config;
+        if config.stages != old.stages
+            || config.convs_per_stage != old.convs_per_stage
+            || config.norm != old.norm
+            || config.head_hidden != old.head_hidden
+            || config.gate.is_some() != old.gate.is_some()
+        {
+            return Err(Error::Invalid(
+                "with_settings: stages, convs_per_stage, norm, head_hidden and the gate's presence \
+                 fix the weights and cannot change"
+                    .into(),
+            ));
+        }
+        Ok(Cprl {
+            config,
+            stages: self.stages.iter().map(Stage::shared).collect(),
+            head: self.head.shared(),
+            adversary: self.adversary.as_ref().map(Head::shared),
+            input_scale: self.input_scale.clone(),
+            input_shift: self.input_shift.clone(),
+        })
     }
 
     /// w_c: the L2 norm of the head's first-layer weights on each input channel. [C]
@@ -357,6 +405,86 @@ pub fn standardize_per_sample(k: &Tensor) -> Result<Tensor> {
     let var = reduce::mean_axes(&ew::square(&d)?, &[1], true)?;
     let std = ew::sqrt(&ew::affine(&var, 1.0, KEY_VAR_EPS)?)?;
     ew::div(&d, &ew::affine(&std, 1.0, KEY_STD_EPS)?)
+}
+
+/// 1[t > 0] elementwise (0 at t = 0), not recorded: sign, then 2 s - 1 and sign again
+/// send {-1, 0, 1} to {-1, -1, 1}, and (s + 1) / 2 to {0, 0, 1}, all exact.
+fn step(t: &Tensor) -> Result<Tensor> {
+    let _g = crate::autograd::no_grad();
+    let s = ew::sign(&ew::affine(&ew::sign(t)?, 2.0, -1.0)?)?;
+    ew::affine(&s, 0.5, 0.5)
+}
+
+/// SortMask of `f` ([B, C, H, W]) whose forward is the hard one, mu + (F - mu) *
+/// 1[u > q_s], and whose gradient is the soft one's: soft + stopgrad(hard - soft).
+/// The soft ranks and means are computed once and serve both.
+pub fn sortmask_straight_through(f: &Tensor, cfg: &SortMaskConfig) -> Result<Tensor> {
+    let s = f.shape().to_vec();
+    let (rows, n) = (s[0] * s[1], s[2] * s[3]);
+    let f2 = f.reshape(&[rows, n])?;
+    let (d, mu) = sortmask_deviation(&f2, SortMaskVersion::Auto)?;
+    let r = softrank::soft_rank(&d, cfg.method, cfg.strength)?;
+    let soft = sortmask_apply(&f2, &mu, &r, cfg, SortMaskVersion::Auto)?;
+    let hard = {
+        let _g = crate::autograd::no_grad();
+        let (a, b) = rank_gate_affine(n, cfg.quantile, cfg.temperature);
+        let g = step(&ew::affine(&r, a, b)?)?;
+        let mu = mu.reshape(&[rows, 1])?;
+        ew::add(&mu, &ew::mul(&ew::sub(&f2, &mu)?, &g)?)?
+    };
+    ew::add(&soft, &ew::sub(&hard, &soft)?.detach())?.reshape(&s)
+}
+
+impl Stage {
+    /// The same layers on the same tensors (see [`Cprl::with_settings`]).
+    fn shared(&self) -> Stage {
+        Stage {
+            convs: self
+                .convs
+                .iter()
+                .map(|c| Conv2d {
+                    weight: c.weight.clone(),
+                    bias: c.bias.clone(),
+                    params: c.params,
+                })
+                .collect(),
+            norms: self.norms.iter().map(Norm::shared).collect(),
+        }
+    }
+}
+
+impl Norm {
+    /// The same norm on the same tensors (see [`Cprl::with_settings`]).
+    fn shared(&self) -> Norm {
+        match self {
+            Norm::Batch(n) => Norm::Batch(BatchNorm2d {
+                gamma: n.gamma.clone(),
+                beta: n.beta.clone(),
+                running_mean: n.running_mean.clone(),
+                running_var: n.running_var.clone(),
+                opts: n.opts,
+            }),
+            Norm::Group(n) => Norm::Group(GroupNorm2d {
+                gamma: n.gamma.clone(),
+                beta: n.beta.clone(),
+                opts: n.opts,
+            }),
+        }
+    }
+}
+
+impl Head {
+    /// The same layers on the same tensors (see [`Cprl::with_settings`]).
+    fn shared(&self) -> Head {
+        let linear = |l: &Linear| Linear {
+            weight: l.weight.clone(),
+            bias: l.bias.clone(),
+        };
+        Head {
+            fc1: linear(&self.fc1),
+            fc2: linear(&self.fc2),
+        }
+    }
 }
 
 impl Module for Cprl {
