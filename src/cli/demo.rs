@@ -35,6 +35,9 @@ pub struct DemoArgs {
     /// Train and test only: leave out the robustness half (the attacks).
     #[arg(long)]
     skip_attacks: bool,
+    /// Attack every Nth test image (more images: tighter figures, a longer run).
+    #[arg(long, default_value_t = 3)]
+    attack_every: usize,
 }
 
 #[derive(clap::Args)]
@@ -248,7 +251,10 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
         (Vec::new(), None)
     } else {
         println!("\nunder attack:");
-        let plan = AttackPlan::demo();
+        let plan = AttackPlan {
+            every: a.attack_every.max(1),
+            ..AttackPlan::demo()
+        };
         let images = plan.images(&test_indices(&ds));
         let refs: Vec<(&str, &Cprl)> = trained.iter().map(|(n, m)| (n.as_str(), m)).collect();
         let rows = robustness_pass(&ds, &images, &refs, &plan)?;

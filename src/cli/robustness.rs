@@ -4,6 +4,7 @@
 
 use anyhow::{Result, bail};
 use cprl::attack::AttackConfig;
+use cprl::attack::adaptive::{Adaptive, attack_dataset_worst};
 use cprl::attack::run::{AttackScores, Robustness, attack_dataset, robustness};
 use cprl::data::Dataset;
 use cprl::infer::PredictConfig;
@@ -26,6 +27,11 @@ pub struct AttackPlan {
     /// Crops per image side (1: the centre crop alone).
     pub crops_per_side: u32,
     pub seed: u64,
+    /// Attacks that a gated or SortMask model also meets as adaptive attacks: the
+    /// worst case per image over the surrogates named in `surrogates`.
+    pub adaptive: Vec<String>,
+    /// Surrogate names (of `attack::adaptive::standard_surrogates`); empty = all.
+    pub surrogates: Vec<String>,
 }
 
 impl AttackPlan {
@@ -39,6 +45,16 @@ impl AttackPlan {
             every: 3,
             crops_per_side: 1,
             seed: 0,
+            adaptive: vec!["reflect".into()],
+            surrogates: [
+                "as trained",
+                "straight-through",
+                "gate temperature x4",
+                "rank strength x4",
+                "sortmask temperature x4",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 
@@ -53,6 +69,9 @@ impl AttackPlan {
         format!(
             "{} test images (every {}th, {} crop(s) per side, each attacked on its own), \
              attacks {} at eps {} / 255 (L_inf), {} steps of eps / 4 from a random start, seed {}. \
+             Models with a gate or SortMask also meet {} as adaptive attacks: per image the worst \
+             case over surrogates that share the trained weights but shape the gradient otherwise \
+             ({}), the scores always the real model's. \
              Clean figures are on the same images and crops, so they differ from the test table's \
              (which averages a 2 x 2 crop grid over every test image).",
             images,
@@ -61,7 +80,13 @@ impl AttackPlan {
             self.attacks.join(", "),
             eps.join(", "),
             self.steps,
-            self.seed
+            self.seed,
+            self.adaptive.join(", "),
+            if self.surrogates.is_empty() {
+                "all of them".to_string()
+            } else {
+                self.surrogates.join(", ")
+            }
         )
     }
 }
@@ -84,21 +109,76 @@ pub fn robustness_pass(
     for (name, model) in models {
         let mut pcfg = PredictConfig::for_model(&model.config);
         pcfg.max_per_side = plan.crops_per_side;
+        let adaptive = plan.adaptive_for(model)?;
         for attack in &plan.attacks {
             for &e in &plan.eps_255 {
                 let cfg = AttackConfig::named(attack, e / 255.0, plan.steps, None, plan.seed)?;
                 let progress = bar(&format!("{name} {attack} {e}/255"));
-                let s = attack_dataset(model, ds, images, &pcfg, &cfg, Some(&progress))?;
+                let found = match adaptive.as_ref().filter(|_| plan.adaptive.contains(attack)) {
+                    Some(ad) => {
+                        let (worst, each) =
+                            attack_dataset_worst(model, ds, images, &pcfg, &cfg, ad, Some(&progress))?;
+                        check_budget(&worst, cfg.eps)?;
+                        let plain = each.iter().find(|(n, _)| n == "as trained").map(|(_, s)| s);
+                        let plain = plain.expect("the surrogates start with the model as trained");
+                        let strongest = strongest(&worst, &each);
+                        vec![
+                            (attack.clone(), plain.clone(), None),
+                            (format!("{attack} worst"), worst, strongest),
+                        ]
+                    }
+                    None => vec![(
+                        attack.clone(),
+                        attack_dataset(model, ds, images, &pcfg, &cfg, Some(&progress))?,
+                        None,
+                    )],
+                };
                 progress.finish_and_clear();
-                check_budget(&s, cfg.eps)?;
-                let r = robustness(&s, &labels, &eval_options())?;
-                let row = row(name, attack, e, &r, None);
-                println!("{}", line(&row));
-                rows.push(row);
+                for (label, s, strongest) in found {
+                    check_budget(&s, cfg.eps)?;
+                    let r = robustness(&s, &labels, &eval_options())?;
+                    let row = row(name, &label, e, &r, strongest);
+                    println!("{}", line(&row));
+                    rows.push(row);
+                }
             }
         }
     }
     Ok(rows)
+}
+
+impl AttackPlan {
+    /// The adaptive attack a model meets: `None` for a model without gate or SortMask
+    /// (its one surrogate would be the plain attack again).
+    fn adaptive_for(&self, model: &Cprl) -> Result<Option<Adaptive>> {
+        let mut ad = Adaptive::standard(model)?;
+        if ad.surrogates.len() < 2 || self.adaptive.is_empty() {
+            return Ok(None);
+        }
+        if !self.surrogates.is_empty() {
+            // "as trained" stays: it is the plain attack the table shows beside the worst.
+            ad.surrogates
+                .retain(|s| s.name == "as trained" || self.surrogates.contains(&s.name));
+        }
+        Ok(Some(ad))
+    }
+}
+
+/// The surrogate whose attacked score was the worst case's for the most images.
+fn strongest(worst: &AttackScores, each: &[(String, AttackScores)]) -> Option<String> {
+    let mut wins = vec![0usize; each.len()];
+    for (i, w) in worst.attacked.iter().enumerate() {
+        let best = each
+            .iter()
+            .map(|(_, s)| (s.attacked[i] - w).abs())
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some((k, _)), true) = (best, w.is_finite()) {
+            wins[k] += 1;
+        }
+    }
+    let (k, _) = wins.iter().enumerate().max_by_key(|(_, n)| **n)?;
+    Some(each[k].0.clone())
 }
 
 /// Correlations without the bootstrap (the pass reports many rows).
