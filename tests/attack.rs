@@ -1,14 +1,19 @@
 //! Attacks (`src/attack/`): every attack stays within eps and in [0, 1] (checked on
 //! the outputs), eps = 0 gives back the clean images and scores exactly, the
 //! reflection attack walks its images towards the target step by step, the seed fixes
-//! the adversarial images, and bad settings are refused with the reason.
+//! the adversarial images, and bad settings are refused with the reason. The figures
+//! of a robustness table (R robustness, the MSU score, the mean over eps) are checked
+//! against values worked out by hand, the 8-bit saving against its budget, and the
+//! robustness curve against its decoded size.
 
 mod common;
 
 use common::*;
 use cprl::Tensor;
+use cprl::attack::run::{R_MIN_CHANGE, msu_robustness_score, quantise_within, r_robustness, trapezoid_mean};
 use cprl::attack::{ATTACKS, AttackConfig, Goal, Method, attack, scores};
 use cprl::nn::{Cprl, CprlConfig};
+use cprl::report::robustness::{CURVE_SIZE, curves_png};
 
 fn images(salt: u64, b: usize, side: usize) -> Tensor {
     Tensor::uniform(&gpu(), &[b, 3, side, side], base_seed() ^ salt, 0.0, 1.0).unwrap()
@@ -129,4 +134,121 @@ fn bad_attack_settings_are_refused_with_the_reason() {
     assert!(err(AttackConfig::named("pgd", f32::NAN, 3, None, 0)).contains("eps"));
     assert!(err(AttackConfig::named("pgd", 0.01, 0, None, 0)).contains("steps"));
     assert!(err(AttackConfig::named("pgd", 0.01, 3, Some(f32::INFINITY), 0)).contains("alpha"));
+}
+
+fn close(what: &str, got: f64, want: f64) {
+    assert!((got - want).abs() < 1e-9, "{what}: got {got}, want {want}");
+}
+
+#[test]
+fn r_robustness_matches_hand_computed_values() {
+    // Room max(s, 1 - s) over change |s' - s|:
+    // s 0.2 -> 0.3: 0.8 / 0.1 = 8; s 0.9 unmoved: 0.9 / 1e-6 (the floor) = 9e5;
+    // s 0.5 -> 0.4: 0.5 / 0.1 = 5.
+    let (r, unmoved) = r_robustness(&[0.2, 0.9, 0.5], &[0.3, 0.9, 0.4], 0.0, 1.0);
+    close("R", r, (8f64.log10() + 9e5f64.log10() + 5f64.log10()) / 3.0);
+    close(
+        "R by hand",
+        r,
+        (0.903_089_987 + 5.954_242_509 + 0.698_970_004) / 3.0,
+    );
+    assert_eq!(unmoved, 1);
+    // The floor applies below R_MIN_CHANGE only: a change just above it counts as is.
+    let (r, unmoved) = r_robustness(&[0.5], &[0.5 + 2.0 * R_MIN_CHANGE], 0.0, 1.0);
+    close("just moved", r, (0.5 / (2.0 * R_MIN_CHANGE)).log10());
+    assert_eq!(unmoved, 0);
+    // Another scale: [1, 5], s 2 -> 3: room 3, change 1.
+    close(
+        "scale 1..5",
+        r_robustness(&[2.0], &[3.0], 1.0, 5.0).0,
+        3f64.log10(),
+    );
+    assert!(r_robustness(&[], &[], 0.0, 1.0).0.is_nan());
+}
+
+#[test]
+fn msu_robustness_score_matches_hand_computed_values() {
+    // Clean 0.2, 0.6, 1.0 min-max scaled by their own range 0.8: 0, 0.5, 1; attacked
+    // 0.4, 0.6, 0.8 with the same scaler: 0.25, 0.5, 0.75. Terms log10(room / (|c - a|
+    // + 1e-6)): 1 / 0.250001, 0.5 / 1e-6, 1 / 0.250001.
+    let got = msu_robustness_score(&[0.2, 0.6, 1.0], &[0.4, 0.6, 0.8]);
+    let want = (2.0 * (1.0 / 0.250_001f64).log10() + 5e5f64.log10()) / 3.0;
+    close("MSU", got, want);
+    close(
+        "MSU by hand",
+        got,
+        (2.0 * 0.602_058_254_2 + 5.698_970_004_3) / 3.0,
+    );
+    // Equal clean scores: the range is taken as 1 (scikit-learn's MinMaxScaler), so
+    // c = 0 and a = 0, 0.2: terms 1 / 1e-6 and 1 / 0.200001.
+    let got = msu_robustness_score(&[0.5, 0.5], &[0.5, 0.7]);
+    close("MSU, no range", got, (6.0 + (1.0 / 0.200_001f64).log10()) / 2.0);
+}
+
+#[test]
+fn trapezoid_mean_is_the_area_over_the_width() {
+    // Areas 1 * (0.9 + 0.8) / 2 + 1 * (0.8 + 0.6) / 2 + 2 * (0.6 + 0.2) / 2 = 2.35 over 4.
+    let pts = [(0.0, 0.9), (1.0, 0.8), (2.0, 0.6), (4.0, 0.2)];
+    close("mean", trapezoid_mean(&pts), 2.35 / 4.0);
+    let shuffled = [(2.0, 0.6), (0.0, 0.9), (4.0, 0.2), (1.0, 0.8)];
+    close("any order", trapezoid_mean(&shuffled), 2.35 / 4.0);
+    // A constant curve has its value as mean; a repeated eps adds no area.
+    close("constant", trapezoid_mean(&[(0.0, 0.3), (8.0, 0.3)]), 0.3);
+    close(
+        "repeated eps",
+        trapezoid_mean(&[(0.0, 1.0), (0.0, 1.0), (2.0, 0.0)]),
+        0.5,
+    );
+    assert!(trapezoid_mean(&[(0.0, 0.9)]).is_nan(), "no width");
+    assert!(trapezoid_mean(&[]).is_nan());
+    assert!(trapezoid_mean(&[(0.0, 0.9), (1.0, f64::NAN)]).is_nan());
+}
+
+#[test]
+fn saved_crops_round_to_the_grid_within_eps() {
+    let v = |k: f32| k / 255.0;
+    // eps 2.5/255: 102.6 rounds to 103, 3 steps from 100, so it is kept at 102;
+    // 48.2 rounds to 48 (2 steps from 50, inside); 10.4 rounds to the clean 10.
+    let (bytes, worst) = quantise_within(
+        &[v(102.6), v(48.2), v(10.4)],
+        &[v(100.0), v(50.0), v(10.0)],
+        v(2.5),
+    );
+    assert_eq!(bytes, vec![102, 48, 10]);
+    assert!((worst - v(2.0) as f64).abs() < 1e-6, "worst {worst}");
+    // A budget of whole steps keeps a full step although 202/255 is not exact in f32,
+    // and the pixel range bounds the values.
+    let (bytes, worst) = quantise_within(
+        &[v(202.0), v(-1.0), v(256.0)],
+        &[v(200.0), v(1.0), v(254.0)],
+        v(2.0),
+    );
+    assert_eq!(bytes, vec![202, 0, 255]);
+    assert!(worst <= f64::from(v(2.0)) + 1e-6, "worst {worst}");
+    // A clean value off the grid with eps under half a step has no step within eps:
+    // the rounded value is kept and the distance reported as over eps.
+    let (bytes, worst) = quantise_within(&[v(100.45)], &[v(100.3)], v(0.2));
+    assert_eq!(bytes, vec![100]);
+    assert!(worst > f64::from(v(0.2)), "worst {worst}");
+}
+
+#[test]
+fn robustness_curves_decode_at_their_size() {
+    let series = vec![
+        ("a/best".to_string(), vec![(0.0, 0.9), (1.0, 0.7), (4.0, 0.1)]),
+        (
+            "b/best".to_string(),
+            vec![(0.0, 0.8), (1.0, f64::NAN), (4.0, -0.3)],
+        ),
+        ("none".to_string(), vec![(0.0, f64::NAN)]),
+    ];
+    let png = curves_png("pgd: SROCC", "eps (1/255)", "SROCC", &series, Some((-1.0, 1.0))).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), CURVE_SIZE);
+    // The first series' colour (the report palette's first) is drawn.
+    let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
+    assert!(blue > 50, "{blue} pixels of the first line's colour");
+    let empty = curves_png("nothing", "x", "y", &[], None).unwrap();
+    let img = image::load_from_memory(&empty).unwrap();
+    assert_eq!((img.width(), img.height()), CURVE_SIZE);
 }
