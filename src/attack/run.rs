@@ -103,7 +103,7 @@ pub fn attack_dataset_with(
         let d = xa.sub(&x)?.to_vec()?;
         max_linf = d.iter().fold(max_linf, |m, v| m.max(f64::from(v.abs())));
         if let Some(sink) = sink.as_mut() {
-            let crop_no = batch.samples.iter().map(|&i| counts[i]).collect();
+            let crop_no = crop_numbers(&batch.samples, &counts);
             sink(crops_of(&batch.samples, crop_no, &x, &xa)?)?;
         }
         for (k, &i) in batch.samples.iter().enumerate() {
@@ -128,6 +128,21 @@ pub fn attack_dataset_with(
         max_linf,
         crops_per_s: crops as f64 / t0.elapsed().as_secs_f64().max(1e-9),
     })
+}
+
+/// Each crop's number within its image: the image's crops in earlier batches
+/// (`counts`) plus its crops earlier in this batch, so that two crops of one image
+/// in one batch are told apart.
+fn crop_numbers(samples: &[usize], counts: &[usize]) -> Vec<usize> {
+    let mut next = std::collections::HashMap::new();
+    samples
+        .iter()
+        .map(|&i| {
+            let n = next.entry(i).or_insert(counts[i]);
+            *n += 1;
+            *n - 1
+        })
+        .collect()
 }
 
 /// The [`AttackedCrops`] of one batch: its crops read back from the device.
