@@ -252,3 +252,105 @@ fn robustness_curves_decode_at_their_size() {
     let img = image::load_from_memory(&empty).unwrap();
     assert_eq!((img.width(), img.height()), CURVE_SIZE);
 }
+
+/// The input gradient of the summed score (the MSU loss 1 - s has its negative),
+/// computed as the attack computes it.
+fn loss_gradient_up(model: &Cprl, x: &[f32], shape: &[usize]) -> Vec<f32> {
+    let xv = Tensor::from_slice(&gpu(), x, shape).unwrap().requires_grad_();
+    let loss = model
+        .forward(&xv, false)
+        .unwrap()
+        .score
+        .scale(-1.0)
+        .unwrap()
+        .sum()
+        .unwrap();
+    let grads = cprl::autograd::backward_to(&loss, &[&xv]).unwrap();
+    grads.of(&xv).unwrap().to_vec().unwrap()
+}
+
+/// WGSL's sign: 0 at 0 (Rust's signum gives 1).
+fn sign(v: f32) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// `steps` MSU AMI-FGSM steps run by hand: x_{k+1} = clip01(x + clip_eps(x_k - alpha
+/// sign(acc) - x)), acc the sum of the gradients so far, each divided by its image's
+/// mean |g| when `normalise` (MI-FGSM's rule, which AMI-FGSM does not have).
+fn momentum_by_hand(
+    model: &Cprl,
+    x0: &[f32],
+    shape: &[usize],
+    eps: f32,
+    steps: u32,
+    normalise: bool,
+) -> Vec<f32> {
+    let alpha = eps / steps as f32;
+    let per_image = x0.len() / shape[0];
+    let (mut xk, mut acc) = (x0.to_vec(), vec![0.0f32; x0.len()]);
+    for _ in 0..steps {
+        let g = loss_gradient_up(model, &xk, shape);
+        for (a, gi) in acc.chunks_mut(per_image).zip(g.chunks(per_image)) {
+            let norm = if normalise {
+                gi.iter().map(|v| v.abs()).sum::<f32>() / per_image as f32 + 1e-12
+            } else {
+                1.0
+            };
+            for (ai, v) in a.iter_mut().zip(gi) {
+                *ai = *ai * 1.0 + v / norm;
+            }
+        }
+        xk = (0..x0.len())
+            .map(|i| {
+                let delta = (xk[i] - alpha * sign(acc[i]) - x0[i]).clamp(-eps, eps);
+                (x0[i] + delta).clamp(0.0, 1.0)
+            })
+            .collect();
+    }
+    xk
+}
+
+#[test]
+fn msu_amifgsm_steps_by_the_sign_of_the_summed_raw_gradients() {
+    let (_, model) = models().remove(0);
+    for (b, eps_255, steps) in [(2usize, 8.0f32, 2u32), (4, 32.0, 4)] {
+        let (shape, eps) = ([b, 3, 16, 16], eps_255 / 255.0);
+        let x = images(50, b, 16);
+        let x0 = x.to_vec().unwrap();
+        let cfg = AttackConfig::named("msu-amifgsm", eps, steps, Some(1.0 / 255.0), 0).unwrap();
+        assert_eq!(
+            cfg.alpha,
+            eps / steps as f32,
+            "K steps of eps / K, whatever alpha says"
+        );
+        let got = attack(&model, &x, &cfg, 0).unwrap().to_vec().unwrap();
+        let raw = momentum_by_hand(&model, &x0, &shape, eps, steps, false);
+        let differ = got.iter().zip(&raw).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differ, 0,
+            "eps {eps_255}/255, {steps} steps: {differ} pixels differ from the hand-run steps"
+        );
+        if steps == 4 {
+            // The comparison tells AMI-FGSM from MI-FGSM's normalised momentum.
+            let norm = momentum_by_hand(&model, &x0, &shape, eps, steps, true);
+            assert!(
+                raw.iter().zip(&norm).any(|(a, b)| a != b),
+                "normalising changed nothing"
+            );
+        }
+    }
+    // One step of eps / 1 is the MSU FGSM.
+    let (x, eps) = (images(51, 2, 16), 4.0 / 255.0);
+    let one = AttackConfig::named("msu-amifgsm", eps, 1, None, 0).unwrap();
+    let fgsm = AttackConfig::named("msu-fgsm", eps, 1, None, 0).unwrap();
+    assert_eq!(
+        attack(&model, &x, &one, 0).unwrap().to_vec().unwrap(),
+        attack(&model, &x, &fgsm, 0).unwrap().to_vec().unwrap()
+    );
+}

@@ -42,7 +42,8 @@ pub struct AttackArgs {
     #[arg(long, default_value = "test")]
     split: String,
     /// Attacks, comma-separated, or `all`: fgsm, ifgsm, pgd, mifgsm, reflect,
-    /// msu-fgsm, msu-ifgsm.
+    /// msu-fgsm, msu-ifgsm, msu-amifgsm (which takes K steps of eps / K whatever
+    /// --alpha says, as the MSU benchmark does).
     #[arg(long, default_value = "reflect,pgd")]
     attack: String,
     /// L_inf budgets in 1/255 units, comma-separated.
