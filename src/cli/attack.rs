@@ -20,6 +20,7 @@ use cprl::infer::PredictConfig;
 use cprl::infer::inputs::Shard;
 use cprl::metrics::correlation::EvalOptions;
 use cprl::metrics::fr::{Planes, psnr, ssim};
+use cprl::nn::Cprl;
 use cprl::report::robustness::{curves_png, write_files};
 use cprl::train::checkpoint::load_model;
 use serde::Serialize;
@@ -71,7 +72,7 @@ pub struct AttackArgs {
     /// scores): the output to combine is --scores, whose parts concatenate in shard
     /// order, less their headers, to the whole run's file. pgd and reflect draw their
     /// random starts per batch, so a part's draws differ from a whole run's.
-    #[arg(long)]
+    #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
     /// Write every row and the summary over eps as JSON ({"rows", "summary"}) to
     /// this file.
@@ -82,24 +83,24 @@ pub struct AttackArgs {
     csv: Option<PathBuf>,
     /// Write the summary over eps (mean attacked SROCC and mean |ds| in clean-score
     /// std from eps 0 to the largest, trapezoid rule) as CSV to this file.
-    #[arg(long)]
+    #[arg(long, value_name = "CSV")]
     summary_csv: Option<PathBuf>,
     /// Write every image's path, label, and clean and attacked score under each
     /// checkpoint, attack and eps to this CSV, image by image in split order (the
     /// file that shards concatenate to).
-    #[arg(long)]
+    #[arg(long, value_name = "CSV")]
     scores: Option<PathBuf>,
     /// Draw robustness curves over eps into this folder, one line per checkpoint:
     /// srocc_<attack>.png (attacked SROCC, the clean SROCC at eps 0) and
     /// change_<attack>.png (mean |ds| in clean-score std).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
     /// Save every adversarial crop as a lossless 8-bit PNG into
     /// DIR/<k>_<checkpoint>/<attack>/eps_<eps>/ with crops.csv (crops_<i>of<n>.csv
     /// with --shard): each file's PSNR and SSIM against its clean crop and its L_inf
     /// distance. Values are rounded to 1/255, towards the clean value where rounding
     /// would leave eps, so each saved crop stays within eps.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     save_adv: Option<PathBuf>,
 }
 
@@ -227,102 +228,148 @@ fn check_outputs(a: &AttackArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(a: &AttackArgs) -> Result<()> {
-    let plan = Plan::from_args(a)?;
-    let gpu = Gpu::new()?;
-    let ds = a.data.open(a.split_seed)?;
-    let shard = a.shard.unwrap_or(Shard::ALL);
-    let all = split_indices(&ds, &a.split, &a.data.labels)?;
-    let indices = shard.take(&all).to_vec();
-    let labels: Vec<f64> = indices.iter().map(|&i| ds.samples[i].label).collect();
-    let opts = EvalOptions {
-        resamples: 0,
-        ..EvalOptions::default()
-    };
-    println!("adapter: {gpu}");
-    let part = if shard.count > 1 {
-        format!(" (shard {}/{} of {})", shard.index, shard.count, all.len())
-    } else {
-        String::new()
-    };
-    println!("{} {}: {} images{part}", ds.name, a.split, indices.len());
-    let (mut rows, mut runs) = (Vec::new(), Vec::new());
-    for (k, ck) in a.ckpt.iter().enumerate() {
-        let (model, _) = load_model(&gpu, ck)?;
+/// The images a run attacks: this shard of the split, with their labels.
+struct Images {
+    ds: Dataset,
+    /// Dataset indices, in split order.
+    indices: Vec<usize>,
+    labels: Vec<f64>,
+    shard: Shard,
+}
+
+impl Images {
+    /// Opens the dataset and takes the split's shard; says how many images it holds.
+    fn open(a: &AttackArgs) -> Result<Images> {
+        let ds = a.data.open(a.split_seed)?;
+        let shard = a.shard.unwrap_or(Shard::ALL);
+        let all = split_indices(&ds, &a.split, &a.data.labels)?;
+        let indices = shard.take(&all).to_vec();
+        let part = if shard.count > 1 {
+            format!(" (shard {}/{} of {})", shard.index, shard.count, all.len())
+        } else {
+            String::new()
+        };
+        println!("{} {}: {} images{part}", ds.name, a.split, indices.len());
+        let labels = indices.iter().map(|&i| ds.samples[i].label).collect();
+        Ok(Images {
+            ds,
+            indices,
+            labels,
+            shard,
+        })
+    }
+}
+
+/// One checkpoint: its number on the command line, path, model and crop settings.
+struct Model<'a> {
+    k: usize,
+    path: &'a Path,
+    model: Cprl,
+    pcfg: PredictConfig,
+}
+
+impl<'a> Model<'a> {
+    fn load(gpu: &std::sync::Arc<Gpu>, a: &AttackArgs, k: usize, path: &'a Path) -> Result<Model<'a>> {
+        let (model, _) = load_model(gpu, path)?;
         let mut pcfg = PredictConfig::for_model(&model.config);
         pcfg.max_per_side = a.crops_per_side;
         pcfg.batch = a.batch.max(1);
+        Ok(Model { k, path, model, pcfg })
+    }
+}
+
+pub fn run(a: &AttackArgs) -> Result<()> {
+    let plan = Plan::from_args(a)?;
+    let gpu = Gpu::new()?;
+    println!("adapter: {gpu}");
+    let im = Images::open(a)?;
+    let (mut rows, mut runs) = (Vec::new(), Vec::new());
+    for (k, ck) in a.ckpt.iter().enumerate() {
+        let m = Model::load(&gpu, a, k, ck)?;
         for n in &plan.names {
             for &e in &plan.eps {
                 let cfg = AttackConfig::named(n, e / 255.0, a.steps, plan.alpha, a.seed)?;
-                let mut saver = match &a.save_adv {
-                    Some(dir) => Some(AdvSaver::new(
-                        &adv_dir(dir, k, ck, n, e),
-                        &ds,
-                        &indices,
-                        cfg.eps,
-                        shard,
-                    )?),
-                    None => None,
-                };
-                let progress = bar(&format!("{n} eps {e}/255"));
-                let s = attack_with_saver(&model, &ds, &indices, &pcfg, &cfg, &progress, saver.as_mut())?;
-                progress.finish_and_clear();
-                if s.max_linf > f64::from(cfg.eps) + 1e-6 {
-                    bail!(
-                        "internal error: {n} moved a pixel by {} > eps {}",
-                        s.max_linf,
-                        cfg.eps
-                    );
-                }
-                if let Some(saver) = saver {
-                    saver.finish()?;
-                }
-                let checkpoint = ck.display().to_string();
-                match robustness(&s, &labels, &opts) {
-                    Ok(r) => {
-                        let row = Row {
-                            checkpoint: checkpoint.clone(),
-                            attack: cfg,
-                            eps_255: e,
-                            max_linf_255: s.max_linf * 255.0,
-                            crops_per_s: s.crops_per_s,
-                            r,
-                        };
-                        println!("{}", line(&row));
-                        rows.push(row);
-                    }
-                    // A small shard may hold too few images for correlations; its
-                    // per-image scores still count.
-                    Err(err) if shard.count > 1 => {
-                        eprintln!("{n} eps {e}/255: no figures for this part: {err}")
-                    }
-                    Err(err) => return Err(err.into()),
-                }
-                runs.push(Run {
-                    checkpoint,
-                    attack: n.clone(),
-                    eps_255: e,
-                    scores: s,
-                });
+                let (row, run) = attack_one(a, &im, &m, cfg, e)?;
+                rows.extend(row);
+                runs.push(run);
             }
         }
     }
     let summary = summarise(&rows);
     print_summary(&summary);
-    write_outputs(a, &rows, &summary, &runs, &ds, &indices)
+    write_outputs(a, &rows, &summary, &runs, &im)
+}
+
+/// One model under one attack at one budget: the attack (its crops saved when asked),
+/// the check of its budget, and its table row, printed (none where a shard holds too
+/// few images for correlations: its per-image scores still count).
+fn attack_one(
+    a: &AttackArgs,
+    im: &Images,
+    m: &Model,
+    cfg: AttackConfig,
+    e: f32,
+) -> Result<(Option<Row>, Run)> {
+    let mut saver = match &a.save_adv {
+        Some(dir) => Some(AdvSaver::new(
+            &adv_dir(dir, m.k, m.path, &cfg.name, e),
+            im,
+            cfg.eps,
+        )?),
+        None => None,
+    };
+    let progress = bar(&format!("{} eps {e}/255", cfg.name));
+    let s = attack_with_saver(m, im, &cfg, &progress, saver.as_mut())?;
+    progress.finish_and_clear();
+    if s.max_linf > f64::from(cfg.eps) + 1e-6 {
+        bail!(
+            "internal error: {} moved a pixel by {} > eps {}",
+            cfg.name,
+            s.max_linf,
+            cfg.eps
+        );
+    }
+    if let Some(saver) = saver {
+        saver.finish()?;
+    }
+    let opts = EvalOptions {
+        resamples: 0,
+        ..EvalOptions::default()
+    };
+    let run = Run {
+        checkpoint: m.path.display().to_string(),
+        attack: cfg.name.clone(),
+        eps_255: e,
+        scores: s,
+    };
+    let row = match robustness(&run.scores, &im.labels, &opts) {
+        Ok(r) => Row {
+            checkpoint: run.checkpoint.clone(),
+            attack: cfg,
+            eps_255: e,
+            max_linf_255: run.scores.max_linf * 255.0,
+            crops_per_s: run.scores.crops_per_s,
+            r,
+        },
+        Err(err) if im.shard.count > 1 => {
+            eprintln!("{} eps {e}/255: no figures for this part: {err}", cfg.name);
+            return Ok((None, run));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    println!("{}", line(&row));
+    Ok((Some(row), run))
 }
 
 /// Runs one attack over the images, handing the crops to `saver` when saving.
 fn attack_with_saver(
-    model: &cprl::nn::Cprl,
-    ds: &Dataset,
-    indices: &[usize],
-    pcfg: &PredictConfig,
+    m: &Model,
+    im: &Images,
     cfg: &AttackConfig,
     progress: &indicatif::ProgressBar,
     saver: Option<&mut AdvSaver>,
 ) -> Result<AttackScores> {
+    let (model, ds, indices, pcfg) = (&m.model, &im.ds, &im.indices, &m.pcfg);
     let s = match saver {
         Some(saver) => {
             let mut save = |c: AttackedCrops| saver.save(c);
@@ -340,8 +387,7 @@ fn write_outputs(
     rows: &[Row],
     summary: &[EpsSummary],
     runs: &[Run],
-    ds: &Dataset,
-    indices: &[usize],
+    im: &Images,
 ) -> Result<()> {
     if let Some(p) = &a.json {
         #[derive(Serialize)]
@@ -359,7 +405,7 @@ fn write_outputs(
         write_atomic(p, &summary_csv(summary)?)?;
     }
     if let Some(p) = &a.scores {
-        write_atomic(p, &scores_csv(runs, ds, indices)?)?;
+        write_atomic(p, &scores_csv(runs, im)?)?;
     }
     if let Some(dir) = &a.plots {
         let written = write_files(dir, &plots(rows)?)?;
@@ -612,7 +658,7 @@ fn summary_csv(summary: &[EpsSummary]) -> Result<Vec<u8>> {
 /// Image-major rows (every run of an image, then the next image), so that shards,
 /// which are contiguous runs of images, concatenate to the whole run's rows.
 /// Images the loader skipped are left out.
-fn scores_csv(runs: &[Run], ds: &Dataset, indices: &[usize]) -> Result<Vec<u8>> {
+fn scores_csv(runs: &[Run], im: &Images) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "path",
@@ -623,8 +669,8 @@ fn scores_csv(runs: &[Run], ds: &Dataset, indices: &[usize]) -> Result<Vec<u8>> 
         "clean",
         "attacked",
     ])?;
-    for (pos, &i) in indices.iter().enumerate() {
-        let sample = &ds.samples[i];
+    for (pos, &i) in im.indices.iter().enumerate() {
+        let sample = &im.ds.samples[i];
         for r in runs {
             let (clean, attacked) = (r.scores.clean[pos], r.scores.attacked[pos]);
             if !(clean.is_finite() && attacked.is_finite()) {
@@ -692,12 +738,13 @@ struct CropRow {
 }
 
 impl AdvSaver {
-    fn new(dir: &Path, ds: &Dataset, indices: &[usize], eps: f32, shard: Shard) -> Result<AdvSaver> {
+    fn new(dir: &Path, im: &Images, eps: f32) -> Result<AdvSaver> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let images = indices
+        let images = im
+            .indices
             .iter()
             .map(|&i| {
-                let p = &ds.samples[i].path;
+                let p = &im.ds.samples[i].path;
                 let stem = p
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -705,8 +752,8 @@ impl AdvSaver {
                 (format!("{i:06}_{}", safe(&stem)), p.display().to_string())
             })
             .collect();
-        let csv_name = if shard.count > 1 {
-            format!("crops_{}of{}.csv", shard.index, shard.count)
+        let csv_name = if im.shard.count > 1 {
+            format!("crops_{}of{}.csv", im.shard.index, im.shard.count)
         } else {
             "crops.csv".to_string()
         };
