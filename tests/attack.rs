@@ -1,14 +1,19 @@
 //! Attacks (`src/attack/`): every attack stays within eps and in [0, 1] (checked on
 //! the outputs), eps = 0 gives back the clean images and scores exactly, the
 //! reflection attack walks its images towards the target step by step, the seed fixes
-//! the adversarial images, and bad settings are refused with the reason.
+//! the adversarial images, and bad settings are refused with the reason. The figures
+//! of a robustness table (R robustness, the MSU score, the mean over eps) are checked
+//! against values worked out by hand, the 8-bit saving against its budget, and the
+//! robustness curve against its decoded size.
 
 mod common;
 
 use common::*;
 use cprl::Tensor;
+use cprl::attack::run::{R_MIN_CHANGE, msu_robustness_score, quantise_within, r_robustness, trapezoid_mean};
 use cprl::attack::{ATTACKS, AttackConfig, Goal, Method, attack, scores};
 use cprl::nn::{Cprl, CprlConfig};
+use cprl::report::robustness::{CURVE_SIZE, curves_png};
 
 fn images(salt: u64, b: usize, side: usize) -> Tensor {
     Tensor::uniform(&gpu(), &[b, 3, side, side], base_seed() ^ salt, 0.0, 1.0).unwrap()
@@ -129,4 +134,223 @@ fn bad_attack_settings_are_refused_with_the_reason() {
     assert!(err(AttackConfig::named("pgd", f32::NAN, 3, None, 0)).contains("eps"));
     assert!(err(AttackConfig::named("pgd", 0.01, 0, None, 0)).contains("steps"));
     assert!(err(AttackConfig::named("pgd", 0.01, 3, Some(f32::INFINITY), 0)).contains("alpha"));
+}
+
+fn close(what: &str, got: f64, want: f64) {
+    assert!((got - want).abs() < 1e-9, "{what}: got {got}, want {want}");
+}
+
+#[test]
+fn r_robustness_matches_hand_computed_values() {
+    // Room max(s, 1 - s) over change |s' - s|:
+    // s 0.2 -> 0.3: 0.8 / 0.1 = 8; s 0.9 unmoved: 0.9 / 1e-6 (the floor) = 9e5;
+    // s 0.5 -> 0.4: 0.5 / 0.1 = 5.
+    let (r, unmoved) = r_robustness(&[0.2, 0.9, 0.5], &[0.3, 0.9, 0.4], 0.0, 1.0);
+    close("R", r, (8f64.log10() + 9e5f64.log10() + 5f64.log10()) / 3.0);
+    close(
+        "R by hand",
+        r,
+        (0.903_089_987 + 5.954_242_509 + 0.698_970_004) / 3.0,
+    );
+    assert_eq!(unmoved, 1);
+    // The floor applies below R_MIN_CHANGE only: a change just above it counts as is.
+    let (r, unmoved) = r_robustness(&[0.5], &[0.5 + 2.0 * R_MIN_CHANGE], 0.0, 1.0);
+    close("just moved", r, (0.5 / (2.0 * R_MIN_CHANGE)).log10());
+    assert_eq!(unmoved, 0);
+    // Another scale: [1, 5], s 2 -> 3: room 3, change 1.
+    close(
+        "scale 1..5",
+        r_robustness(&[2.0], &[3.0], 1.0, 5.0).0,
+        3f64.log10(),
+    );
+    assert!(r_robustness(&[], &[], 0.0, 1.0).0.is_nan());
+}
+
+#[test]
+fn msu_robustness_score_matches_hand_computed_values() {
+    // Clean 0.2, 0.6, 1.0 min-max scaled by their own range 0.8: 0, 0.5, 1; attacked
+    // 0.4, 0.6, 0.8 with the same scaler: 0.25, 0.5, 0.75. Terms log10(room / (|c - a|
+    // + 1e-6)): 1 / 0.250001, 0.5 / 1e-6, 1 / 0.250001.
+    let got = msu_robustness_score(&[0.2, 0.6, 1.0], &[0.4, 0.6, 0.8]);
+    let want = (2.0 * (1.0 / 0.250_001f64).log10() + 5e5f64.log10()) / 3.0;
+    close("MSU", got, want);
+    close(
+        "MSU by hand",
+        got,
+        (2.0 * 0.602_058_254_2 + 5.698_970_004_3) / 3.0,
+    );
+    // Equal clean scores: the range is taken as 1 (scikit-learn's MinMaxScaler), so
+    // c = 0 and a = 0, 0.2: terms 1 / 1e-6 and 1 / 0.200001.
+    let got = msu_robustness_score(&[0.5, 0.5], &[0.5, 0.7]);
+    close("MSU, no range", got, (6.0 + (1.0 / 0.200_001f64).log10()) / 2.0);
+}
+
+#[test]
+fn trapezoid_mean_is_the_area_over_the_width() {
+    // Areas 1 * (0.9 + 0.8) / 2 + 1 * (0.8 + 0.6) / 2 + 2 * (0.6 + 0.2) / 2 = 2.35 over 4.
+    let pts = [(0.0, 0.9), (1.0, 0.8), (2.0, 0.6), (4.0, 0.2)];
+    close("mean", trapezoid_mean(&pts), 2.35 / 4.0);
+    let shuffled = [(2.0, 0.6), (0.0, 0.9), (4.0, 0.2), (1.0, 0.8)];
+    close("any order", trapezoid_mean(&shuffled), 2.35 / 4.0);
+    // A constant curve has its value as mean; a repeated eps adds no area.
+    close("constant", trapezoid_mean(&[(0.0, 0.3), (8.0, 0.3)]), 0.3);
+    close(
+        "repeated eps",
+        trapezoid_mean(&[(0.0, 1.0), (0.0, 1.0), (2.0, 0.0)]),
+        0.5,
+    );
+    assert!(trapezoid_mean(&[(0.0, 0.9)]).is_nan(), "no width");
+    assert!(trapezoid_mean(&[]).is_nan());
+    assert!(trapezoid_mean(&[(0.0, 0.9), (1.0, f64::NAN)]).is_nan());
+}
+
+#[test]
+fn saved_crops_round_to_the_grid_within_eps() {
+    let v = |k: f32| k / 255.0;
+    // eps 2.5/255: 102.6 rounds to 103, 3 steps from 100, so it is kept at 102;
+    // 48.2 rounds to 48 (2 steps from 50, inside); 10.4 rounds to the clean 10.
+    let (bytes, worst) = quantise_within(
+        &[v(102.6), v(48.2), v(10.4)],
+        &[v(100.0), v(50.0), v(10.0)],
+        v(2.5),
+    );
+    assert_eq!(bytes, vec![102, 48, 10]);
+    assert!((worst - v(2.0) as f64).abs() < 1e-6, "worst {worst}");
+    // A budget of whole steps keeps a full step although 202/255 is not exact in f32,
+    // and the pixel range bounds the values.
+    let (bytes, worst) = quantise_within(
+        &[v(202.0), v(-1.0), v(256.0)],
+        &[v(200.0), v(1.0), v(254.0)],
+        v(2.0),
+    );
+    assert_eq!(bytes, vec![202, 0, 255]);
+    assert!(worst <= f64::from(v(2.0)) + 1e-6, "worst {worst}");
+    // A clean value off the grid with eps under half a step has no step within eps:
+    // the rounded value is kept and the distance reported as over eps.
+    let (bytes, worst) = quantise_within(&[v(100.45)], &[v(100.3)], v(0.2));
+    assert_eq!(bytes, vec![100]);
+    assert!(worst > f64::from(v(0.2)), "worst {worst}");
+}
+
+#[test]
+fn robustness_curves_decode_at_their_size() {
+    let series = vec![
+        ("a/best".to_string(), vec![(0.0, 0.9), (1.0, 0.7), (4.0, 0.1)]),
+        (
+            "b/best".to_string(),
+            vec![(0.0, 0.8), (1.0, f64::NAN), (4.0, -0.3)],
+        ),
+        ("none".to_string(), vec![(0.0, f64::NAN)]),
+    ];
+    let png = curves_png("pgd: SROCC", "eps (1/255)", "SROCC", &series, Some((-1.0, 1.0))).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), CURVE_SIZE);
+    // The first series' colour (the report palette's first) is drawn.
+    let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
+    assert!(blue > 50, "{blue} pixels of the first line's colour");
+    let empty = curves_png("nothing", "x", "y", &[], None).unwrap();
+    let img = image::load_from_memory(&empty).unwrap();
+    assert_eq!((img.width(), img.height()), CURVE_SIZE);
+}
+
+/// The input gradient of the summed score (the MSU loss 1 - s has its negative),
+/// computed as the attack computes it.
+fn loss_gradient_up(model: &Cprl, x: &[f32], shape: &[usize]) -> Vec<f32> {
+    let xv = Tensor::from_slice(&gpu(), x, shape).unwrap().requires_grad_();
+    let loss = model
+        .forward(&xv, false)
+        .unwrap()
+        .score
+        .scale(-1.0)
+        .unwrap()
+        .sum()
+        .unwrap();
+    let grads = cprl::autograd::backward_to(&loss, &[&xv]).unwrap();
+    grads.of(&xv).unwrap().to_vec().unwrap()
+}
+
+/// WGSL's sign: 0 at 0 (Rust's signum gives 1).
+fn sign(v: f32) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// `steps` MSU AMI-FGSM steps run by hand: x_{k+1} = clip01(x + clip_eps(x_k - alpha
+/// sign(acc) - x)), acc the sum of the gradients so far, each divided by its image's
+/// mean |g| when `normalise` (MI-FGSM's rule, which AMI-FGSM does not have).
+fn momentum_by_hand(
+    model: &Cprl,
+    x0: &[f32],
+    shape: &[usize],
+    eps: f32,
+    steps: u32,
+    normalise: bool,
+) -> Vec<f32> {
+    let alpha = eps / steps as f32;
+    let per_image = x0.len() / shape[0];
+    let (mut xk, mut acc) = (x0.to_vec(), vec![0.0f32; x0.len()]);
+    for _ in 0..steps {
+        let g = loss_gradient_up(model, &xk, shape);
+        for (a, gi) in acc.chunks_mut(per_image).zip(g.chunks(per_image)) {
+            let norm = if normalise {
+                gi.iter().map(|v| v.abs()).sum::<f32>() / per_image as f32 + 1e-12
+            } else {
+                1.0
+            };
+            for (ai, v) in a.iter_mut().zip(gi) {
+                *ai = *ai * 1.0 + v / norm;
+            }
+        }
+        xk = (0..x0.len())
+            .map(|i| {
+                let delta = (xk[i] - alpha * sign(acc[i]) - x0[i]).clamp(-eps, eps);
+                (x0[i] + delta).clamp(0.0, 1.0)
+            })
+            .collect();
+    }
+    xk
+}
+
+#[test]
+fn msu_amifgsm_steps_by_the_sign_of_the_summed_raw_gradients() {
+    let (_, model) = models().remove(0);
+    for (b, eps_255, steps) in [(2usize, 8.0f32, 2u32), (4, 32.0, 4)] {
+        let (shape, eps) = ([b, 3, 16, 16], eps_255 / 255.0);
+        let x = images(50, b, 16);
+        let x0 = x.to_vec().unwrap();
+        let cfg = AttackConfig::named("msu-amifgsm", eps, steps, Some(1.0 / 255.0), 0).unwrap();
+        assert_eq!(
+            cfg.alpha,
+            eps / steps as f32,
+            "K steps of eps / K, whatever alpha says"
+        );
+        let got = attack(&model, &x, &cfg, 0).unwrap().to_vec().unwrap();
+        let raw = momentum_by_hand(&model, &x0, &shape, eps, steps, false);
+        let differ = got.iter().zip(&raw).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differ, 0,
+            "eps {eps_255}/255, {steps} steps: {differ} pixels differ from the hand-run steps"
+        );
+        if steps == 4 {
+            // The comparison tells AMI-FGSM from MI-FGSM's normalised momentum.
+            let norm = momentum_by_hand(&model, &x0, &shape, eps, steps, true);
+            assert!(
+                raw.iter().zip(&norm).any(|(a, b)| a != b),
+                "normalising changed nothing"
+            );
+        }
+    }
+    // One step of eps / 1 is the MSU FGSM.
+    let (x, eps) = (images(51, 2, 16), 4.0 / 255.0);
+    let one = AttackConfig::named("msu-amifgsm", eps, 1, None, 0).unwrap();
+    let fgsm = AttackConfig::named("msu-fgsm", eps, 1, None, 0).unwrap();
+    assert_eq!(
+        attack(&model, &x, &one, 0).unwrap().to_vec().unwrap(),
+        attack(&model, &x, &fgsm, 0).unwrap().to_vec().unwrap()
+    );
 }

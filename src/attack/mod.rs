@@ -55,6 +55,9 @@ pub enum Method {
     /// MI-FGSM: the sign of an accumulated gradient, each step's gradient divided by
     /// its image's mean |g| (decay mu).
     Momentum { decay: f32 },
+    /// The MSU benchmark's AMI-FGSM: the sign of the accumulated raw gradients
+    /// (decay mu), with no per-image normalisation.
+    RawMomentum { decay: f32 },
 }
 
 /// One attack: its name, goal, method and budget.
@@ -83,6 +86,10 @@ pub const ATTACKS: &[(&str, &str)] = &[
     ("reflect", "score reflection: PGD towards 1 - s0"),
     ("msu-fgsm", "MSU benchmark: one step of eps, score up"),
     ("msu-ifgsm", "MSU benchmark: K steps of alpha, score up"),
+    (
+        "msu-amifgsm",
+        "MSU benchmark's AMI-FGSM: K steps of eps / K by raw-gradient momentum 1, score up",
+    ),
 ];
 
 impl AttackConfig {
@@ -98,6 +105,12 @@ impl AttackConfig {
             "reflect" => (Goal::Reflect, Method::RandomStart, steps, alpha),
             "msu-fgsm" => (Goal::Up, Method::Iterative, 1, eps),
             "msu-ifgsm" => (Goal::Up, Method::Iterative, steps, alpha),
+            "msu-amifgsm" => (
+                Goal::Up,
+                Method::RawMomentum { decay: 1.0 },
+                steps,
+                eps / steps.max(1) as f32,
+            ),
             _ => {
                 let known: Vec<&str> = ATTACKS.iter().map(|(n, _)| *n).collect();
                 return Err(Error::Invalid(format!(
@@ -224,10 +237,14 @@ pub fn attack_defended(
         let g = input_gradient(grad, &defense.purify(&xa)?, cfg.goal, &s0)?;
         let _g = no_grad();
         let dir = match cfg.method {
-            Method::Momentum { decay } => {
-                // g / mean|g| per image (+ a floor so a zero gradient stays zero).
-                let norm = g.abs()?.mean_axes(&[1, 2, 3], true)?.affine(1.0, 1e-12)?;
-                let gn = g.div(&norm)?;
+            Method::Momentum { decay } | Method::RawMomentum { decay } => {
+                let gn = if let Method::RawMomentum { .. } = cfg.method {
+                    g
+                } else {
+                    // g / mean|g| per image (+ a floor so a zero gradient stays zero).
+                    let norm = g.abs()?.mean_axes(&[1, 2, 3], true)?.affine(1.0, 1e-12)?;
+                    g.div(&norm)?
+                };
                 let acc = match &momentum {
                     Some(m) => m.scale(decay)?.add(&gn)?,
                     None => gn,

@@ -6,6 +6,10 @@
 //! eps. Where the grid tiles the image without overlap (the synthetic set's 256-pixel
 //! images at the demo's 128-pixel crop, two crops per side) that is one perturbed
 //! image; where crops overlap it is at least as strong as one image's attack.
+//!
+//! Besides the correlations, [`Robustness`] carries the two per-image robustness
+//! figures IQA robustness papers report ([`r_robustness`], [`msu_robustness_score`]),
+//! and [`trapezoid_mean`] condenses a sweep over eps into one number.
 
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -16,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::infer::PredictConfig;
 use crate::metrics::correlation::{Correlations, EvalOptions, evaluate, std_population};
 use crate::nn::Cprl;
+use crate::tensor::Tensor;
 
 /// Per image, in the given order: NaN where the image was skipped.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +33,24 @@ pub struct AttackScores {
     pub crops_per_s: f64,
 }
 
+/// One batch of crops as attacked, handed to the sink of [`attack_dataset_with`] so a
+/// caller can keep the adversarial images (`cprl attack --save-adv`).
+#[derive(Clone, Debug)]
+pub struct AttackedCrops {
+    /// Position in the attacked `indices` of each crop's image.
+    pub images: Vec<usize>,
+    /// Each crop's number within its image, in the eval grid's order.
+    pub crop_no: Vec<usize>,
+    /// `[n, 3, h, w]` of `clean` and `adversarial`.
+    pub shape: [usize; 4],
+    /// The crops before and after the attack, planar RGB in [0, 1].
+    pub clean: Vec<f32>,
+    pub adversarial: Vec<f32>,
+}
+
+/// Where [`attack_dataset_with`] sends each batch of attacked crops.
+pub type CropSink<'a> = &'a mut dyn FnMut(AttackedCrops) -> Result<()>;
+
 /// Attacks the samples `indices` of `ds`.
 pub fn attack_dataset(
     model: &Cprl,
@@ -36,6 +59,21 @@ pub fn attack_dataset(
     pcfg: &PredictConfig,
     acfg: &AttackConfig,
     progress: Option<&ProgressBar>,
+) -> Result<AttackScores> {
+    attack_dataset_with(model, ds, indices, pcfg, acfg, progress, None)
+}
+
+/// [`attack_dataset`], also handing every batch's clean and adversarial crops to
+/// `sink` when one is given. Without a sink nothing more is read back from the
+/// device than the plain attack reads, so the default path is not slowed.
+pub fn attack_dataset_with(
+    model: &Cprl,
+    ds: &Dataset,
+    indices: &[usize],
+    pcfg: &PredictConfig,
+    acfg: &AttackConfig,
+    progress: Option<&ProgressBar>,
+    mut sink: Option<CropSink>,
 ) -> Result<AttackScores> {
     acfg.validate()?;
     if pcfg.crop == 0 || pcfg.batch == 0 {
@@ -64,6 +102,10 @@ pub fn attack_dataset(
         let sa = scores(model, &xa)?.to_vec()?;
         let d = xa.sub(&x)?.to_vec()?;
         max_linf = d.iter().fold(max_linf, |m, v| m.max(f64::from(v.abs())));
+        if let Some(sink) = sink.as_mut() {
+            let crop_no = crop_numbers(&batch.samples, &counts);
+            sink(crops_of(&batch.samples, crop_no, &x, &xa)?)?;
+        }
         for (k, &i) in batch.samples.iter().enumerate() {
             clean[i] += f64::from(s0[k]);
             attacked[i] += f64::from(sa[k]);
@@ -88,6 +130,40 @@ pub fn attack_dataset(
     })
 }
 
+/// Each crop's number within its image: the image's crops in earlier batches
+/// (`counts`) plus its crops earlier in this batch, so that two crops of one image
+/// in one batch are told apart.
+fn crop_numbers(samples: &[usize], counts: &[usize]) -> Vec<usize> {
+    let mut next = std::collections::HashMap::new();
+    samples
+        .iter()
+        .map(|&i| {
+            let n = next.entry(i).or_insert(counts[i]);
+            *n += 1;
+            *n - 1
+        })
+        .collect()
+}
+
+/// The [`AttackedCrops`] of one batch: its crops read back from the device.
+fn crops_of(samples: &[usize], crop_no: Vec<usize>, x: &Tensor, xa: &Tensor) -> Result<AttackedCrops> {
+    let shape = match x.shape() {
+        &[n, c, h, w] => [n, c, h, w],
+        other => {
+            return Err(Error::Invalid(format!(
+                "attack: crops of shape {other:?}, not [n, 3, h, w]"
+            )));
+        }
+    };
+    Ok(AttackedCrops {
+        images: samples.to_vec(),
+        crop_no,
+        shape,
+        clean: x.to_vec()?,
+        adversarial: xa.to_vec()?,
+    })
+}
+
 /// What an attack did to a model's scores (images skipped by the loader left out).
 #[derive(Clone, Debug, Serialize)]
 pub struct Robustness {
@@ -107,6 +183,15 @@ pub struct Robustness {
     pub reflection_distance: f64,
     /// The same before the attack, mean |2 s - 1|.
     pub reflection_distance_clean: f64,
+    /// R robustness of Liu et al. (CVPR 2024), [`r_robustness`] with lo = 0, hi = 1:
+    /// the mean log10 of how far a score could move over how far it moved (higher =
+    /// more robust; 1 = moved a tenth of its room).
+    pub r_robustness: f64,
+    /// Images whose |s' - s| was below [`R_MIN_CHANGE`], so whose ratio in
+    /// `r_robustness` was taken at that floor (a cap of log10(1 / 1e-6) = 6 each).
+    pub r_unmoved: usize,
+    /// The MSU benchmark's robustness score ([`msu_robustness_score`]).
+    pub msu_robustness: f64,
 }
 
 /// The figures of [`Robustness`] from the scores and the labels (unit scale).
@@ -125,6 +210,7 @@ pub fn robustness(scores: &AttackScores, labels: &[f64], opts: &EvalOptions) -> 
     let n = keep.len() as f64;
     let mean_abs_change = s.iter().zip(&sa).map(|(a, b)| (b - a).abs()).sum::<f64>() / n;
     let std = std_population(&s);
+    let (r_robustness, r_unmoved) = r_robustness(&s, &sa, 0.0, 1.0);
     Ok(Robustness {
         images: keep.len(),
         clean: evaluate(&s, &y, opts),
@@ -139,5 +225,125 @@ pub fn robustness(scores: &AttackScores, labels: &[f64], opts: &EvalOptions) -> 
             / n,
         reflection_distance: s.iter().zip(&sa).map(|(a, b)| (b - (1.0 - a)).abs()).sum::<f64>() / n,
         reflection_distance_clean: s.iter().map(|a| (2.0 * a - 1.0).abs()).sum::<f64>() / n,
+        r_robustness,
+        r_unmoved,
+        msu_robustness: msu_robustness_score(&s, &sa),
     })
+}
+
+/// The floor of |s' - s| in [`r_robustness`]. The paper's ratio is infinite for an
+/// image the attack did not move; a score in f32 near 1 moves in steps of about 6e-8,
+/// so 1e-6 is "did not move" at the precision the scores carry. It caps an image's
+/// term at log10(1 / 1e-6) = 6 on the unit scale. (The MSU benchmark adds 1e-6 to the
+/// denominator instead; a floor leaves every image that did move exactly as the paper
+/// defines it.)
+pub const R_MIN_CHANGE: f64 = 1e-6;
+
+/// R robustness of Liu et al., "Defense against adversarial attacks on no-reference
+/// image quality models with gradient norm regularization" (CVPR 2024), after Zhang
+/// et al. (NeurIPS 2022): the mean over images of
+/// log10(max(s - lo, hi - s) / |s' - s|), the room a score had to move in the score
+/// range [lo, hi] over how far the attack moved it. Higher is more robust; it is
+/// comparable across models because it is relative to the scale. |s' - s| is floored
+/// at [`R_MIN_CHANGE`]; the second value counts the images where the floor applied.
+/// NaN for no images.
+pub fn r_robustness(clean: &[f64], attacked: &[f64], lo: f64, hi: f64) -> (f64, usize) {
+    let mut floored = 0;
+    let total: f64 = clean
+        .iter()
+        .zip(attacked)
+        .map(|(&s, &sa)| {
+            let change = (sa - s).abs();
+            if change < R_MIN_CHANGE {
+                floored += 1;
+            }
+            ((s - lo).max(hi - s) / change.max(R_MIN_CHANGE)).log10()
+        })
+        .sum();
+    (total / clean.len() as f64, floored)
+}
+
+/// The constant the MSU benchmark adds to |s' - s| in its robustness score.
+pub const MSU_EPS: f64 = 1e-6;
+
+/// The robustness score of the MSU metrics robustness benchmark (Antsiferova et al.,
+/// AAAI 2024), as its code computes it (`robustness_score` in
+/// msu-video-group/MSU_Metrics_Robustness_Benchmark, `score_methods.py`, averaged
+/// over images by `evaluate_robustness`): both score sets are min-max scaled with
+/// the clean scores' minimum and maximum (a zero range scaled by 1, as scikit-learn's
+/// `MinMaxScaler` does), then the mean over images of
+/// log10(max(1 - c, c) / (|c - a| + 1e-6)) for clean c and attacked a. It differs from
+/// [`r_robustness`] in that scaling, which makes it depend on the set's spread (and
+/// so on which images are attacked together), and in the additive 1e-6. The
+/// benchmark's optional mapping of every metric to MDTVSFA's domain is not applied.
+/// NaN for no images.
+pub fn msu_robustness_score(clean: &[f64], attacked: &[f64]) -> f64 {
+    let min = clean.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = clean.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let range = if max > min { max - min } else { 1.0 };
+    let total: f64 = clean
+        .iter()
+        .zip(attacked)
+        .map(|(&s, &sa)| {
+            let (c, a) = ((s - min) / range, (sa - min) / range);
+            ((1.0 - c).max(c) / ((c - a).abs() + MSU_EPS)).log10()
+        })
+        .sum();
+    total / clean.len() as f64
+}
+
+/// The mean of a piecewise-linear curve over the x range it covers: the trapezoid
+/// area under `points` (any order; sorted by x here) divided by the span of x. With
+/// the first point at eps 0 (the clean value) this is the mean of a robustness
+/// figure over the budgets 0 to the largest eps, one number per model and attack
+/// that does not depend on which budget a table happens to show. NaN when the span
+/// is not positive or a value is not finite.
+pub fn trapezoid_mean(points: &[(f64, f64)]) -> f64 {
+    let mut p = points.to_vec();
+    p.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (Some(first), Some(last)) = (p.first(), p.last()) else {
+        return f64::NAN;
+    };
+    let span = last.0 - first.0;
+    if p.iter().any(|q| !q.0.is_finite() || !q.1.is_finite()) || span <= 0.0 {
+        return f64::NAN;
+    }
+    let area: f64 = p
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
+        .sum();
+    area / span
+}
+
+/// A crop as 8-bit values for a lossless file, kept within the budget: each value is
+/// `adversarial` rounded to the nearest 1/255, then moved to the nearest step of the
+/// 1/255 grid within `eps` of the `clean` value where rounding would leave the
+/// budget (with a non-integer eps in 1/255 units it can: 2.5/255 rounds to 3/255).
+/// Where no grid step lies within eps (a clean value off the grid, as after a
+/// resize, and eps below 1/2 of 1/255) the rounded value is kept. Returns the bytes
+/// and the largest |saved - clean| on the [0, 1] scale, to check against eps.
+pub fn quantise_within(adversarial: &[f32], clean: &[f32], eps: f32) -> (Vec<u8>, f64) {
+    // Grid steps within 1e-3 of a step of the bound count as inside it: f32 budgets
+    // such as 2/255 are not exact in binary.
+    const SLACK: f64 = 1e-3;
+    let eps = f64::from(eps) * 255.0;
+    let mut worst = 0.0f64;
+    let bytes = adversarial
+        .iter()
+        .zip(clean)
+        .map(|(&a, &c)| {
+            let c = f64::from(c) * 255.0;
+            let mut q = (f64::from(a) * 255.0).round().clamp(0.0, 255.0);
+            let (lo, hi) = (
+                (c - eps - SLACK).ceil().max(0.0),
+                (c + eps + SLACK).floor().min(255.0),
+            );
+            if lo <= hi {
+                q = q.clamp(lo, hi);
+            }
+            worst = worst.max((q - c).abs() / 255.0);
+            q as u8
+        })
+        .collect();
+    (bytes, worst)
 }

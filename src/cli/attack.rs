@@ -1,16 +1,27 @@
 //! `cprl attack`: one or several checkpoints under FGSM, I-FGSM, PGD, MI-FGSM, the
 //! score reflection attack and the MSU benchmark's attacks, at each eps, on a split of
-//! a labelled dataset; a table, and optionally JSON and CSV.
+//! a labelled dataset (or one shard of it); a table and a summary over eps, and
+//! optionally JSON, CSV, per-image scores, robustness curves and the adversarial
+//! crops themselves.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use cprl::Gpu;
-use cprl::attack::run::{Robustness, attack_dataset, robustness};
+use cprl::attack::run::{
+    AttackScores, AttackedCrops, CropSink, Robustness, attack_dataset_with, quantise_within, robustness,
+    trapezoid_mean,
+};
 use cprl::attack::{ATTACKS, AttackConfig};
+use cprl::data::Dataset;
 use cprl::infer::PredictConfig;
+use cprl::infer::inputs::Shard;
 use cprl::metrics::correlation::EvalOptions;
+use cprl::metrics::fr::{Planes, psnr, ssim};
+use cprl::nn::Cprl;
+use cprl::report::robustness::{curves_png, write_files};
 use cprl::train::checkpoint::load_model;
 use serde::Serialize;
 
@@ -32,7 +43,8 @@ pub struct AttackArgs {
     #[arg(long, default_value = "test")]
     split: String,
     /// Attacks, comma-separated, or `all`: fgsm, ifgsm, pgd, mifgsm, reflect,
-    /// msu-fgsm, msu-ifgsm.
+    /// msu-fgsm, msu-ifgsm, msu-amifgsm (which takes K steps of eps / K whatever
+    /// --alpha says, as the MSU benchmark does).
     #[arg(long, default_value = "reflect,pgd")]
     attack: String,
     /// L_inf budgets in 1/255 units, comma-separated.
@@ -54,12 +66,42 @@ pub struct AttackArgs {
     /// Crops per forward pass.
     #[arg(long, default_value_t = 16)]
     batch: usize,
-    /// Write every row as JSON to this file.
+    /// Attack only part i of n (0-based, i in 0..n, as `cprl score --shard`) of the
+    /// split's images; the n parts are contiguous in split order. The table's figures
+    /// are then over this part only (the MSU score also scales by this part's clean
+    /// scores): the output to combine is --scores, whose parts concatenate in shard
+    /// order, less their headers, to the whole run's file. pgd and reflect draw their
+    /// random starts per batch, so a part's draws differ from a whole run's.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Write every row and the summary over eps as JSON ({"rows", "summary"}) to
+    /// this file.
     #[arg(long)]
     json: Option<PathBuf>,
     /// Write every row as CSV to this file.
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Write the summary over eps (mean attacked SROCC and mean |ds| in clean-score
+    /// std from eps 0 to the largest, trapezoid rule) as CSV to this file.
+    #[arg(long, value_name = "CSV")]
+    summary_csv: Option<PathBuf>,
+    /// Write every image's path, label, and clean and attacked score under each
+    /// checkpoint, attack and eps to this CSV, image by image in split order (the
+    /// file that shards concatenate to).
+    #[arg(long, value_name = "CSV")]
+    scores: Option<PathBuf>,
+    /// Draw robustness curves over eps into this folder, one line per checkpoint:
+    /// srocc_<attack>.png (attacked SROCC, the clean SROCC at eps 0) and
+    /// change_<attack>.png (mean |ds| in clean-score std).
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
+    /// Save every adversarial crop as a lossless 8-bit PNG into
+    /// DIR/<k>_<checkpoint>/<attack>/eps_<eps>/ with crops.csv (crops_<i>of<n>.csv
+    /// with --shard): each file's PSNR and SSIM against its clean crop and its L_inf
+    /// distance. Values are rounded to 1/255, towards the clean value where rounding
+    /// would leave eps, so each saved crop stays within eps.
+    #[arg(long, value_name = "DIR")]
+    save_adv: Option<PathBuf>,
 }
 
 /// One model under one attack at one eps.
@@ -72,6 +114,31 @@ struct Row {
     crops_per_s: f64,
     #[serde(flatten)]
     r: Robustness,
+}
+
+/// Every image's scores from one model under one attack at one eps, for --scores.
+struct Run {
+    checkpoint: String,
+    attack: String,
+    eps_255: f32,
+    scores: AttackScores,
+}
+
+/// One model under one attack over the whole eps sweep.
+#[derive(Serialize)]
+struct EpsSummary {
+    checkpoint: String,
+    attack: String,
+    /// The largest budget swept, in 1/255 units; the means run from 0 to it.
+    max_eps_255: f64,
+    /// Budgets swept, the clean point at eps 0 not counted.
+    budgets: usize,
+    clean_srocc: f64,
+    /// Attacked SROCC averaged over eps in [0, max] (trapezoid rule, the clean SROCC
+    /// at eps 0): the area under the robustness curve over its width.
+    mean_srocc: f64,
+    /// Mean |ds| in clean-score std, averaged alike (0 at eps 0).
+    mean_change_in_std: f64,
 }
 
 /// `1,2,4` -> [1, 2, 4]; every value finite and >= 0.
@@ -98,70 +165,264 @@ fn attack_names(text: &str) -> Vec<String> {
     }
 }
 
-pub fn run(a: &AttackArgs) -> Result<()> {
-    let eps = parse_list("eps", &a.eps)?;
-    let alpha = a.alpha.map(|v| v / 255.0);
-    if alpha.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
-        bail!("--alpha must be finite and >= 0");
+/// What to run, every part checked before any work.
+struct Plan {
+    names: Vec<String>,
+    eps: Vec<f32>,
+    alpha: Option<f32>,
+}
+
+impl Plan {
+    /// The attacks and budgets of the arguments: every attack named and every
+    /// budget checked, and every output path usable, so a bad argument fails in a
+    /// second rather than after an hour of attacks.
+    fn from_args(a: &AttackArgs) -> Result<Plan> {
+        let eps = parse_list("eps", &a.eps)?;
+        let alpha = a.alpha.map(|v| v / 255.0);
+        if alpha.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+            bail!("--alpha must be finite and >= 0");
+        }
+        let names = attack_names(&a.attack);
+        for n in &names {
+            for &e in &eps {
+                AttackConfig::named(n, e / 255.0, a.steps, alpha, a.seed)?;
+            }
+        }
+        check_outputs(a)?;
+        Ok(Plan { names, eps, alpha })
     }
-    // Every attack named and every budget checked before any work.
-    let names = attack_names(&a.attack);
-    for n in &names {
-        for &e in &eps {
-            AttackConfig::named(n, e / 255.0, a.steps, alpha, a.seed)?;
+}
+
+/// Refuses output paths that cannot be written: a folder given for a file, a file
+/// in a folder that does not exist, or an existing file given for a folder.
+fn check_outputs(a: &AttackArgs) -> Result<()> {
+    let files = [
+        ("--json", &a.json),
+        ("--csv", &a.csv),
+        ("--summary-csv", &a.summary_csv),
+        ("--scores", &a.scores),
+    ];
+    for (flag, p) in files {
+        let Some(p) = p else { continue };
+        if p.is_dir() {
+            bail!("{flag} {}: is a folder; give a file name", p.display());
+        }
+        if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty())
+            && !d.is_dir()
+        {
+            bail!(
+                "{flag} {}: the folder {} does not exist",
+                p.display(),
+                d.display()
+            );
         }
     }
+    for (flag, p) in [("--plots", &a.plots), ("--save-adv", &a.save_adv)] {
+        if let Some(p) = p
+            && p.exists()
+            && !p.is_dir()
+        {
+            bail!("{flag} {}: exists and is not a folder", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// The images a run attacks: this shard of the split, with their labels.
+struct Images {
+    ds: Dataset,
+    /// Dataset indices, in split order.
+    indices: Vec<usize>,
+    labels: Vec<f64>,
+    shard: Shard,
+}
+
+impl Images {
+    /// Opens the dataset and takes the split's shard; says how many images it holds.
+    fn open(a: &AttackArgs) -> Result<Images> {
+        let ds = a.data.open(a.split_seed)?;
+        let shard = a.shard.unwrap_or(Shard::ALL);
+        let all = split_indices(&ds, &a.split, &a.data.labels)?;
+        let indices = shard.take(&all).to_vec();
+        let part = if shard.count > 1 {
+            format!(" (shard {}/{} of {})", shard.index, shard.count, all.len())
+        } else {
+            String::new()
+        };
+        println!("{} {}: {} images{part}", ds.name, a.split, indices.len());
+        let labels = indices.iter().map(|&i| ds.samples[i].label).collect();
+        Ok(Images {
+            ds,
+            indices,
+            labels,
+            shard,
+        })
+    }
+}
+
+/// One checkpoint: its number on the command line, path, model and crop settings.
+struct Model<'a> {
+    k: usize,
+    path: &'a Path,
+    model: Cprl,
+    pcfg: PredictConfig,
+}
+
+impl<'a> Model<'a> {
+    fn load(gpu: &std::sync::Arc<Gpu>, a: &AttackArgs, k: usize, path: &'a Path) -> Result<Model<'a>> {
+        let (model, _) = load_model(gpu, path)?;
+        let mut pcfg = PredictConfig::for_model(&model.config);
+        pcfg.max_per_side = a.crops_per_side;
+        pcfg.batch = a.batch.max(1);
+        Ok(Model { k, path, model, pcfg })
+    }
+}
+
+pub fn run(a: &AttackArgs) -> Result<()> {
+    let plan = Plan::from_args(a)?;
     let gpu = Gpu::new()?;
-    let ds = a.data.open(a.split_seed)?;
-    let indices = split_indices(&ds, &a.split, &a.data.labels)?;
-    let labels: Vec<f64> = indices.iter().map(|&i| ds.samples[i].label).collect();
+    println!("adapter: {gpu}");
+    let im = Images::open(a)?;
+    let (mut rows, mut runs) = (Vec::new(), Vec::new());
+    for (k, ck) in a.ckpt.iter().enumerate() {
+        let m = Model::load(&gpu, a, k, ck)?;
+        for n in &plan.names {
+            for &e in &plan.eps {
+                let cfg = AttackConfig::named(n, e / 255.0, a.steps, plan.alpha, a.seed)?;
+                let (row, run) = attack_one(a, &im, &m, cfg, e)?;
+                rows.extend(row);
+                runs.push(run);
+            }
+        }
+    }
+    let summary = summarise(&rows);
+    print_summary(&summary);
+    write_outputs(a, &rows, &summary, &runs, &im)
+}
+
+/// One model under one attack at one budget: the attack (its crops saved when asked),
+/// the check of its budget, and its table row, printed (none where a shard holds too
+/// few images for correlations: its per-image scores still count).
+fn attack_one(
+    a: &AttackArgs,
+    im: &Images,
+    m: &Model,
+    cfg: AttackConfig,
+    e: f32,
+) -> Result<(Option<Row>, Run)> {
+    let mut saver = match &a.save_adv {
+        Some(dir) => Some(AdvSaver::new(
+            &adv_dir(dir, m.k, m.path, &cfg.name, e),
+            im,
+            cfg.eps,
+        )?),
+        None => None,
+    };
+    let progress = bar(&format!("{} eps {e}/255", cfg.name));
+    let s = attack_with_saver(m, im, &cfg, &progress, saver.as_mut())?;
+    progress.finish_and_clear();
+    if s.max_linf > f64::from(cfg.eps) + 1e-6 {
+        bail!(
+            "internal error: {} moved a pixel by {} > eps {}",
+            cfg.name,
+            s.max_linf,
+            cfg.eps
+        );
+    }
+    if let Some(saver) = saver {
+        saver.finish()?;
+    }
     let opts = EvalOptions {
         resamples: 0,
         ..EvalOptions::default()
     };
-    println!("adapter: {gpu}");
-    println!("{} {}: {} images", ds.name, a.split, indices.len());
-    let mut rows = Vec::new();
-    for ck in &a.ckpt {
-        let (model, _) = load_model(&gpu, ck)?;
-        let mut pcfg = PredictConfig::for_model(&model.config);
-        pcfg.max_per_side = a.crops_per_side;
-        pcfg.batch = a.batch.max(1);
-        for n in &names {
-            for &e in &eps {
-                let cfg = AttackConfig::named(n, e / 255.0, a.steps, alpha, a.seed)?;
-                let progress = bar(&format!("{n} eps {e}/255"));
-                let s = attack_dataset(&model, &ds, &indices, &pcfg, &cfg, Some(&progress))?;
-                progress.finish_and_clear();
-                if s.max_linf > f64::from(cfg.eps) + 1e-6 {
-                    bail!(
-                        "internal error: {n} moved a pixel by {} > eps {}",
-                        s.max_linf,
-                        cfg.eps
-                    );
-                }
-                let r = robustness(&s, &labels, &opts)?;
-                let row = Row {
-                    checkpoint: ck.display().to_string(),
-                    attack: cfg,
-                    eps_255: e,
-                    max_linf_255: s.max_linf * 255.0,
-                    crops_per_s: s.crops_per_s,
-                    r,
-                };
-                println!("{}", line(&row));
-                rows.push(row);
-            }
+    let run = Run {
+        checkpoint: m.path.display().to_string(),
+        attack: cfg.name.clone(),
+        eps_255: e,
+        scores: s,
+    };
+    let row = match robustness(&run.scores, &im.labels, &opts) {
+        Ok(r) => Row {
+            checkpoint: run.checkpoint.clone(),
+            attack: cfg,
+            eps_255: e,
+            max_linf_255: run.scores.max_linf * 255.0,
+            crops_per_s: run.scores.crops_per_s,
+            r,
+        },
+        Err(err) if im.shard.count > 1 => {
+            eprintln!("{} eps {e}/255: no figures for this part: {err}", cfg.name);
+            return Ok((None, run));
         }
-    }
+        Err(err) => return Err(err.into()),
+    };
+    println!("{}", line(&row));
+    Ok((Some(row), run))
+}
+
+/// Runs one attack over the images, handing the crops to `saver` when saving.
+fn attack_with_saver(
+    m: &Model,
+    im: &Images,
+    cfg: &AttackConfig,
+    progress: &indicatif::ProgressBar,
+    saver: Option<&mut AdvSaver>,
+) -> Result<AttackScores> {
+    let (model, ds, indices, pcfg) = (&m.model, &im.ds, &im.indices, &m.pcfg);
+    let s = match saver {
+        Some(saver) => {
+            let mut save = |c: AttackedCrops| saver.save(c);
+            let sink: CropSink = &mut save;
+            attack_dataset_with(model, ds, indices, pcfg, cfg, Some(progress), Some(sink))?
+        }
+        None => attack_dataset_with(model, ds, indices, pcfg, cfg, Some(progress), None)?,
+    };
+    Ok(s)
+}
+
+/// Every file the arguments ask for, each written whole or not at all.
+fn write_outputs(
+    a: &AttackArgs,
+    rows: &[Row],
+    summary: &[EpsSummary],
+    runs: &[Run],
+    im: &Images,
+) -> Result<()> {
     if let Some(p) = &a.json {
-        std::fs::write(p, serde_json::to_string_pretty(&rows)? + "\n")
-            .with_context(|| format!("writing {}", p.display()))?;
+        #[derive(Serialize)]
+        struct Out<'a> {
+            rows: &'a [Row],
+            summary: &'a [EpsSummary],
+        }
+        let text = serde_json::to_string_pretty(&Out { rows, summary })? + "\n";
+        write_atomic(p, text.as_bytes())?;
     }
     if let Some(p) = &a.csv {
-        write_csv(p, &rows)?;
+        write_atomic(p, &rows_csv(rows)?)?;
+    }
+    if let Some(p) = &a.summary_csv {
+        write_atomic(p, &summary_csv(summary)?)?;
+    }
+    if let Some(p) = &a.scores {
+        write_atomic(p, &scores_csv(runs, im)?)?;
+    }
+    if let Some(dir) = &a.plots {
+        let written = write_files(dir, &plots(rows)?)?;
+        println!("{} plots in {}", written.len(), dir.display());
     }
     Ok(())
+}
+
+/// Writes `bytes` to `path` by way of a temporary file beside it and a rename, so an
+/// interrupted run never leaves half a file under the name asked for.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// One table line: the model, the attack, and what it did.
@@ -169,7 +430,7 @@ fn line(r: &Row) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "{:<28} {:<9} eps {:>4}/255  SROCC {:.4} -> {:.4}  PLCC {:.4} -> {:.4}  |ds| {:.4} ({:.2} std)  crossed {:>5.1}%  to reflection {:.3} -> {:.3}  {:.0} crops/s",
+        "{:<28} {:<9} eps {:>4}/255  SROCC {:.4} -> {:.4}  PLCC {:.4} -> {:.4}  |ds| {:.4} ({:.2} std)  crossed {:>5.1}%  to reflection {:.3} -> {:.3}  R {:.3}{}  MSU {:.3}  {:.0} crops/s",
         short(&r.checkpoint),
         r.attack.name,
         r.eps_255,
@@ -182,9 +443,21 @@ fn line(r: &Row) -> String {
         100.0 * r.r.crossed_midpoint,
         r.r.reflection_distance_clean,
         r.r.reflection_distance,
+        r.r.r_robustness,
+        unmoved(r.r.r_unmoved),
+        r.r.msu_robustness,
         r.crops_per_s
     );
     s
+}
+
+/// ` (k unmoved)` when the R robustness floored k images' change, else nothing.
+fn unmoved(k: usize) -> String {
+    if k == 0 {
+        String::new()
+    } else {
+        format!(" ({k} unmoved)")
+    }
 }
 
 /// The last two components of a path (`runs/cprl/best.safetensors` -> `cprl/best.safetensors`).
@@ -196,8 +469,116 @@ fn short(p: &str) -> String {
     }
 }
 
-fn write_csv(p: &std::path::Path, rows: &[Row]) -> Result<()> {
-    let mut w = csv::Writer::from_path(p).with_context(|| format!("writing {}", p.display()))?;
+/// The rows of each (checkpoint, attack), in the order they ran.
+fn groups(rows: &[Row]) -> Vec<Vec<&Row>> {
+    let mut out: Vec<Vec<&Row>> = Vec::new();
+    for r in rows {
+        let same = |g: &&mut Vec<&Row>| g[0].checkpoint == r.checkpoint && g[0].attack.name == r.attack.name;
+        match out.iter_mut().find(same) {
+            Some(g) => g.push(r),
+            None => out.push(vec![r]),
+        }
+    }
+    out
+}
+
+/// `(eps in 1/255, value)` of one group, from `at_zero` at eps 0, sorted by eps.
+fn curve(g: &[&Row], at_zero: f64, value: impl Fn(&Row) -> f64) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = std::iter::once((0.0, at_zero))
+        .chain(g.iter().map(|r| (f64::from(r.eps_255), value(r))))
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts
+}
+
+/// Attacked SROCC over eps, the clean SROCC at 0.
+fn srocc_curve(g: &[&Row]) -> Vec<(f64, f64)> {
+    curve(g, g[0].r.clean.srocc, |r| r.r.attacked.srocc)
+}
+
+/// Mean |ds| in clean-score std over eps, 0 at eps 0.
+fn change_curve(g: &[&Row]) -> Vec<(f64, f64)> {
+    curve(g, 0.0, |r| r.r.change_in_std)
+}
+
+/// One [`EpsSummary`] per (checkpoint, attack).
+fn summarise(rows: &[Row]) -> Vec<EpsSummary> {
+    groups(rows)
+        .iter()
+        .map(|g| EpsSummary {
+            checkpoint: g[0].checkpoint.clone(),
+            attack: g[0].attack.name.clone(),
+            max_eps_255: g.iter().map(|r| f64::from(r.eps_255)).fold(0.0, f64::max),
+            budgets: g.len(),
+            clean_srocc: g[0].r.clean.srocc,
+            mean_srocc: trapezoid_mean(&srocc_curve(g)),
+            mean_change_in_std: trapezoid_mean(&change_curve(g)),
+        })
+        .collect()
+}
+
+fn print_summary(summary: &[EpsSummary]) {
+    if summary.is_empty() {
+        return;
+    }
+    println!("over eps (mean from eps 0 to the largest, trapezoid rule):");
+    for s in summary {
+        println!(
+            "{:<28} {:<9} eps 0..{}/255  SROCC {:.4}, mean {:.4}  |ds| mean {:.2} std",
+            short(&s.checkpoint),
+            s.attack,
+            s.max_eps_255,
+            s.clean_srocc,
+            s.mean_srocc,
+            s.mean_change_in_std
+        );
+    }
+}
+
+/// `(file name, PNG)` of the robustness curves: per attack, attacked SROCC and mean
+/// |ds| in std over eps, one line per checkpoint.
+fn plots(rows: &[Row]) -> Result<Vec<(String, Vec<u8>)>> {
+    let groups = groups(rows);
+    let mut attacks: Vec<&str> = Vec::new();
+    for g in &groups {
+        if !attacks.contains(&g[0].attack.name.as_str()) {
+            attacks.push(&g[0].attack.name);
+        }
+    }
+    let mut out = Vec::new();
+    for attack in attacks {
+        let of: Vec<&Vec<&Row>> = groups.iter().filter(|g| g[0].attack.name == attack).collect();
+        let series = |f: fn(&[&Row]) -> Vec<(f64, f64)>| -> Vec<(String, Vec<(f64, f64)>)> {
+            of.iter().map(|g| (short(&g[0].checkpoint), f(g))).collect()
+        };
+        let x = "eps (1/255)";
+        let srocc = curves_png(
+            &format!("{attack}: SROCC under attack"),
+            x,
+            "SROCC",
+            &series(srocc_curve),
+            Some((-1.0, 1.0)),
+        )?;
+        let change = curves_png(
+            &format!("{attack}: mean |score change|"),
+            x,
+            "|ds| / clean-score std",
+            &series(change_curve),
+            None,
+        )?;
+        out.push((format!("srocc_{attack}.png"), srocc));
+        out.push((format!("change_{attack}.png"), change));
+    }
+    Ok(out)
+}
+
+/// A CSV's bytes from a writer filled in memory.
+fn csv_bytes(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>> {
+    w.into_inner().map_err(|e| anyhow!("building a CSV: {e}"))
+}
+
+fn rows_csv(rows: &[Row]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "checkpoint",
         "attack",
@@ -216,6 +597,9 @@ fn write_csv(p: &std::path::Path, rows: &[Row]) -> Result<()> {
         "crossed_midpoint",
         "reflection_distance",
         "reflection_distance_clean",
+        "r_robustness",
+        "r_unmoved",
+        "msu_robustness",
         "max_linf_255",
     ])?;
     for r in rows {
@@ -237,9 +621,229 @@ fn write_csv(p: &std::path::Path, rows: &[Row]) -> Result<()> {
             r.r.crossed_midpoint.to_string(),
             r.r.reflection_distance.to_string(),
             r.r.reflection_distance_clean.to_string(),
+            r.r.r_robustness.to_string(),
+            r.r.r_unmoved.to_string(),
+            r.r.msu_robustness.to_string(),
             r.max_linf_255.to_string(),
         ])?;
     }
-    w.flush()?;
-    Ok(())
+    csv_bytes(w)
+}
+
+fn summary_csv(summary: &[EpsSummary]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "checkpoint",
+        "attack",
+        "max_eps_255",
+        "budgets",
+        "srocc_clean",
+        "mean_srocc",
+        "mean_change_in_std",
+    ])?;
+    for s in summary {
+        w.write_record([
+            s.checkpoint.clone(),
+            s.attack.clone(),
+            s.max_eps_255.to_string(),
+            s.budgets.to_string(),
+            s.clean_srocc.to_string(),
+            s.mean_srocc.to_string(),
+            s.mean_change_in_std.to_string(),
+        ])?;
+    }
+    csv_bytes(w)
+}
+
+/// Image-major rows (every run of an image, then the next image), so that shards,
+/// which are contiguous runs of images, concatenate to the whole run's rows.
+/// Images the loader skipped are left out.
+fn scores_csv(runs: &[Run], im: &Images) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "path",
+        "label",
+        "checkpoint",
+        "attack",
+        "eps_255",
+        "clean",
+        "attacked",
+    ])?;
+    for (pos, &i) in im.indices.iter().enumerate() {
+        let sample = &im.ds.samples[i];
+        for r in runs {
+            let (clean, attacked) = (r.scores.clean[pos], r.scores.attacked[pos]);
+            if !(clean.is_finite() && attacked.is_finite()) {
+                continue;
+            }
+            w.write_record([
+                sample.path.display().to_string(),
+                sample.label.to_string(),
+                r.checkpoint.clone(),
+                r.attack.clone(),
+                r.eps_255.to_string(),
+                clean.to_string(),
+                attacked.to_string(),
+            ])?;
+        }
+    }
+    csv_bytes(w)
+}
+
+/// `DIR/<k>_<checkpoint>/<attack>/eps_<eps>`: the checkpoint's number keeps two
+/// checkpoints of one name apart; every character outside `[A-Za-z0-9._-]` becomes
+/// `_`, so no name escapes DIR.
+fn adv_dir(dir: &Path, k: usize, ck: &Path, attack: &str, eps_255: f32) -> PathBuf {
+    let name = short(&ck.display().to_string());
+    let name = name.trim_end_matches(".safetensors");
+    dir.join(format!("{k}_{}", safe(name)))
+        .join(safe(attack))
+        .join(format!("eps_{}", safe(&eps_255.to_string())))
+}
+
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes one run's adversarial crops (`--save-adv`) as they come, and at the end a
+/// CSV of each crop's PSNR and SSIM (the project's `metrics::fr`) against its clean
+/// crop.
+struct AdvSaver {
+    dir: PathBuf,
+    eps: f32,
+    /// File name prefix (`<dataset index>_<stem>`) and dataset path of each attacked
+    /// image, by position in the attacked indices. The dataset index makes names
+    /// unique and the same in every shard.
+    images: Vec<(String, String)>,
+    csv_name: String,
+    rows: Vec<CropRow>,
+}
+
+/// One saved crop.
+struct CropRow {
+    file: String,
+    image: String,
+    crop: usize,
+    psnr: f64,
+    ssim: f64,
+    linf_255: f64,
+}
+
+impl AdvSaver {
+    fn new(dir: &Path, im: &Images, eps: f32) -> Result<AdvSaver> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let images = im
+            .indices
+            .iter()
+            .map(|&i| {
+                let p = &im.ds.samples[i].path;
+                let stem = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (format!("{i:06}_{}", safe(&stem)), p.display().to_string())
+            })
+            .collect();
+        let csv_name = if im.shard.count > 1 {
+            format!("crops_{}of{}.csv", im.shard.index, im.shard.count)
+        } else {
+            "crops.csv".to_string()
+        };
+        Ok(AdvSaver {
+            dir: dir.to_path_buf(),
+            eps,
+            images,
+            csv_name,
+            rows: Vec::new(),
+        })
+    }
+
+    /// Saves each crop of a batch and measures it against its clean crop.
+    fn save(&mut self, c: AttackedCrops) -> cprl::Result<()> {
+        let [n, ch, h, w] = c.shape;
+        let len = ch * h * w;
+        for k in 0..n {
+            let (adv, clean) = (
+                &c.adversarial[k * len..(k + 1) * len],
+                &c.clean[k * len..(k + 1) * len],
+            );
+            let (bytes, linf) = quantise_within(adv, clean, self.eps);
+            let (prefix, image) = &self.images[c.images[k]];
+            let file = format!("{prefix}_c{}.png", c.crop_no[k]);
+            write_png(&self.dir.join(&file), &bytes, h, w)?;
+            let saved = planes(bytes.iter().map(|&b| f64::from(b) / 255.0), ch, h, w);
+            let reference = planes(clean.iter().map(|&v| f64::from(v)), ch, h, w);
+            self.rows.push(CropRow {
+                file,
+                image: image.clone(),
+                crop: c.crop_no[k],
+                psnr: psnr(&saved, &reference).unwrap_or(f64::NAN),
+                ssim: ssim(&saved, &reference).unwrap_or(f64::NAN),
+                linf_255: linf * 255.0,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the crops' CSV and reports the largest distance saved.
+    fn finish(self) -> Result<()> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["file", "image", "crop", "psnr", "ssim", "linf_255"])?;
+        for r in &self.rows {
+            w.write_record([
+                r.file.clone(),
+                r.image.clone(),
+                r.crop.to_string(),
+                r.psnr.to_string(),
+                r.ssim.to_string(),
+                r.linf_255.to_string(),
+            ])?;
+        }
+        write_atomic(&self.dir.join(&self.csv_name), &csv_bytes(w)?)?;
+        let worst = self.rows.iter().map(|r| r.linf_255).fold(0.0, f64::max);
+        if worst > f64::from(self.eps) * 255.0 + 1e-3 {
+            eprintln!(
+                "warning: {}: a saved crop is {worst:.3}/255 from its clean crop, over eps (clean values off the 1/255 grid)",
+                self.dir.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// [`Planes`] of a planar crop.
+fn planes(values: impl Iterator<Item = f64>, channels: usize, height: usize, width: usize) -> Planes {
+    Planes {
+        channels,
+        height,
+        width,
+        data: values.collect(),
+    }
+}
+
+/// Writes planar 8-bit RGB `bytes` ([3, h, w]) as a PNG, through a temporary name.
+fn write_png(path: &Path, bytes: &[u8], h: usize, w: usize) -> cprl::Result<()> {
+    let plane = h * w;
+    let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        image::Rgb([bytes[i], bytes[plane + i], bytes[2 * plane + i]])
+    });
+    let mut png = Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| cprl::Error::Invalid(format!("{}: encoding the PNG: {e}", path.display())))?;
+    let io = |p: &Path, source| cprl::Error::Io {
+        path: p.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension("png.tmp");
+    std::fs::write(&tmp, png.into_inner()).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }

@@ -16,6 +16,7 @@ mod distortion;
 mod files;
 pub mod html;
 pub mod plots;
+pub mod robustness;
 mod summary;
 pub mod tables;
 

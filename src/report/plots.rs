@@ -44,8 +44,8 @@ const PALETTE: [RGBColor; 10] = [
 
 const FONT: &str = "sans-serif";
 
-type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+pub(super) type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
+pub(super) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// Size of `per_distortion.png` for this many distortion types and models: one row
 /// of bars per type, each model's bar 14 px high, so labels never overlap, and a
@@ -103,7 +103,7 @@ pub(super) fn all_plots(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
 }
 
 /// Registers the embedded font once per process.
-fn ensure_font() -> Result<()> {
+pub(super) fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
     crate::ensure!(
@@ -114,7 +114,7 @@ fn ensure_font() -> Result<()> {
 }
 
 /// Draws with `draw` on a white canvas of `size` and returns the PNG.
-fn render_png(file: &str, size: (u32, u32), draw: impl FnOnce(&Area) -> Drawn) -> Result<Vec<u8>> {
+pub(super) fn render_png(file: &str, size: (u32, u32), draw: impl FnOnce(&Area) -> Drawn) -> Result<Vec<u8>> {
     let fail = |e: &dyn std::fmt::Display| Error::Invalid(format!("{file}: drawing failed: {e}"));
     let mut buf = vec![0_u8; size.0 as usize * size.1 as usize * 3];
     {
@@ -156,16 +156,16 @@ fn padded_span(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 }
 
 /// One line chart: a titled panel with one line per model.
-struct LinePanel<'a> {
-    title: &'a str,
-    x_desc: &'a str,
-    y_desc: &'a str,
+pub(super) struct LinePanel<'a> {
+    pub(super) title: &'a str,
+    pub(super) x_desc: &'a str,
+    pub(super) y_desc: &'a str,
     /// `(model, points)`; points are finite.
-    lines: Vec<(&'a str, Vec<(f64, f64)>)>,
+    pub(super) lines: Vec<(&'a str, Vec<(f64, f64)>)>,
     /// Bounds the y axis may not pass (SROCC lives in [-1, 1]).
-    y_limits: Option<(f64, f64)>,
+    pub(super) y_limits: Option<(f64, f64)>,
     /// Label the x axis with whole numbers (steps are counts; "20.0" misleads).
-    whole_x: bool,
+    pub(super) whole_x: bool,
 }
 
 fn curves_png(models: &[ModelReport]) -> Result<Vec<u8>> {
@@ -217,7 +217,7 @@ fn finite(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn draw_line_panel(area: &Area, p: &LinePanel) -> Drawn {
+pub(super) fn draw_line_panel(area: &Area, p: &LinePanel) -> Drawn {
     let empty: Vec<&str> = p
         .lines
         .iter()
