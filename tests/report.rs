@@ -7,10 +7,11 @@ use std::time::Instant;
 use cprl::data::rng::SplitMix64;
 use cprl::metrics::correlation::{Correlations, EvalOptions, evaluate};
 use cprl::report::plots::{CURVES_SIZE, SCATTER_SIZE, per_distortion_size};
-use cprl::report::tables::SUMMARY_HEADER;
+use cprl::report::robustness::CURVE_SIZE;
+use cprl::report::tables::{ROBUSTNESS_HEADER, SUMMARY_HEADER};
 use cprl::report::{
-    CurvePoint, GateHealth, ModelReport, Prediction, Report, format_value, per_distortion_srocc,
-    summary_table, write_report,
+    CurvePoint, GateHealth, ModelReport, Prediction, Report, RobustnessRow, format_value,
+    per_distortion_srocc, summary_table, write_report,
 };
 
 const DISTORTIONS: [&str; 5] = ["blur", "jpeg", "noise", "pixelate", "contrast"];
@@ -334,4 +335,67 @@ fn summary_table_shows_both_models_and_their_srocc() {
         assert!(srocc_line.contains(&printed), "{srocc_line:?} lacks {printed}");
     }
     assert!(table.contains("11.5/32"), "gate column");
+}
+
+fn robustness_row(model: &str, attack: &str, eps: f64, srocc: f64) -> RobustnessRow {
+    RobustnessRow {
+        model: model.into(),
+        attack: attack.into(),
+        eps_255: eps,
+        images: 21,
+        srocc_clean: 0.8,
+        srocc_attacked: srocc,
+        plcc_attacked: srocc,
+        mean_abs_change: eps / 100.0,
+        change_in_std: eps / 10.0,
+        crossed_midpoint: 0.1,
+        reflection_distance: 0.5,
+        strongest: attack.ends_with("worst").then(|| "straight-through".to_string()),
+    }
+}
+
+#[test]
+fn write_report_robustness_rows_give_their_csv_curves_and_section() {
+    let mut r = demo_report();
+    r.robustness = vec![
+        robustness_row("baseline", "reflect", 2.0, 0.5),
+        robustness_row("baseline", "reflect", 4.0, 0.1),
+        robustness_row("cprl", "reflect", 2.0, 0.7),
+        robustness_row("cprl", "reflect worst", 2.0, 0.6),
+        robustness_row("cprl", "reflect", 4.0, 0.65),
+        robustness_row("cprl", "reflect worst", 4.0, 0.55),
+    ];
+    r.robustness_setup = Some("21 test images, reflection at 2 and 4 / 255".into());
+    let dir = out_dir("report_robustness");
+    write_report(&dir, &r).unwrap();
+    let csv = std::fs::read_to_string(dir.join("robustness.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0].split(',').collect::<Vec<_>>(),
+        ROBUSTNESS_HEADER.to_vec()
+    );
+    assert_eq!(lines.len(), 1 + r.robustness.len());
+    assert!(
+        lines[4].starts_with("cprl,reflect worst,2,21,0.8,0.6,"),
+        "{}",
+        lines[4]
+    );
+    assert!(lines[4].ends_with(",straight-through"), "{}", lines[4]);
+    for f in ["robustness_srocc_reflect.png", "robustness_change_reflect.png"] {
+        assert_eq!(png_size(&dir.join(f)), CURVE_SIZE, "{f}");
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    for want in [
+        "Under attack",
+        "reflect worst",
+        "21 test images",
+        "straight-through",
+    ] {
+        assert!(html.contains(want), "report.html lacks {want:?}");
+    }
+    // A report without attacks writes neither the CSV nor the curves.
+    let dir = out_dir("report_no_robustness");
+    write_report(&dir, &demo_report()).unwrap();
+    assert!(!dir.join("robustness.csv").exists());
+    assert!(!dir.join("robustness_srocc_reflect.png").exists());
 }

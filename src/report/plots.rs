@@ -69,8 +69,13 @@ fn legend_pixels(models: usize) -> usize {
 /// character other than ASCII letters, digits, `-` and `_` replaced by `_` so that a
 /// model name cannot escape the report folder.
 pub fn scatter_file_name(model: &str) -> String {
-    let safe: String = model
-        .chars()
+    format!("scatter_{}.png", file_slug(model))
+}
+
+/// `name` with every character other than ASCII letters, digits, `-` and `_` made
+/// `_`, for a file name.
+pub fn file_slug(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -78,8 +83,7 @@ pub fn scatter_file_name(model: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("scatter_{safe}.png")
+        .collect()
 }
 
 /// `(file name, PNG bytes)` of every plot: curves, one scatter per model, the
@@ -99,6 +103,9 @@ pub(super) fn all_plots(r: &Report) -> Result<Vec<(String, Vec<u8>)>> {
         out.push((name, png));
     }
     out.push(("per_distortion.png".to_string(), per_distortion_png(&r.models)?));
+    if !r.robustness.is_empty() {
+        out.extend(super::robustness::report_curves(&r.robustness)?);
+    }
     Ok(out)
 }
 

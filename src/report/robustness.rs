@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::RobustnessRow;
 use super::files;
-use super::plots::{LinePanel, draw_line_panel, ensure_font, render_png};
+use super::plots::{LinePanel, draw_line_panel, ensure_font, file_slug, render_png};
 use crate::Result;
 
 /// Size of one robustness curve figure.
@@ -53,5 +54,85 @@ pub fn write_files(dir: &Path, named: &[(String, Vec<u8>)]) -> Result<Vec<PathBu
     named
         .iter()
         .map(|(name, bytes)| files::write_atomic(dir, name, bytes))
+        .collect()
+}
+
+/// The demo report's robustness figures, for each attack of `rows` (an adaptive
+/// attack's rows, `<attack> worst`, fold into their attack): attacked SROCC and mean
+/// |delta s| in clean-score std over eps, one line per model, eps 0 the clean figure.
+/// A model met by the adaptive attack is drawn with its worst case, the others with
+/// the plain attack (for them it is the same attack), so each line is the strongest
+/// attack that model met.
+pub fn report_curves(rows: &[RobustnessRow]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut attacks: Vec<&str> = Vec::new();
+    for r in rows {
+        let base = r.attack.trim_end_matches(" worst");
+        if !attacks.contains(&base) {
+            attacks.push(base);
+        }
+    }
+    let mut out = Vec::new();
+    for attack in attacks {
+        let srocc = strongest_series(rows, attack, |r| (r.srocc_attacked, r.srocc_clean));
+        let change = strongest_series(rows, attack, |r| (r.change_in_std, 0.0));
+        let slug = file_slug(attack);
+        out.push((
+            format!("robustness_srocc_{slug}.png"),
+            curves_png(
+                &format!("SROCC under {attack} (worst case per model)"),
+                "eps (1/255)",
+                "SROCC",
+                &srocc,
+                Some((-1.0, 1.0)),
+            )?,
+        ));
+        out.push((
+            format!("robustness_change_{slug}.png"),
+            curves_png(
+                &format!("score change under {attack}, in clean-score std"),
+                "eps (1/255)",
+                "mean |delta s| / std",
+                &change,
+                None,
+            )?,
+        ));
+    }
+    Ok(out)
+}
+
+/// One series per model for `attack`: its worst-case rows where it has them, else
+/// its plain rows; `value` gives (attacked, clean) and the clean one is the eps-0
+/// point.
+fn strongest_series(
+    rows: &[RobustnessRow],
+    attack: &str,
+    value: impl Fn(&RobustnessRow) -> (f64, f64),
+) -> Vec<(String, Vec<(f64, f64)>)> {
+    let worst = format!("{attack} worst");
+    let mut models: Vec<&str> = Vec::new();
+    for r in rows {
+        if !models.contains(&r.model.as_str()) {
+            models.push(&r.model);
+        }
+    }
+    models
+        .into_iter()
+        .map(|m| {
+            let of = |name: &str| -> Vec<&RobustnessRow> {
+                rows.iter().filter(|r| r.model == m && r.attack == name).collect()
+            };
+            let mut picked = of(&worst);
+            let label = if picked.is_empty() {
+                picked = of(attack);
+                m.to_string()
+            } else {
+                format!("{m} (adaptive)")
+            };
+            let mut pts: Vec<(f64, f64)> = picked.iter().map(|r| (r.eps_255, value(r).0)).collect();
+            if let Some(first) = picked.first() {
+                pts.insert(0, (0.0, value(first).1));
+            }
+            (label, pts)
+        })
         .collect()
 }
