@@ -229,7 +229,9 @@ fn cli_attack_refuses_bad_arguments_before_any_work() {
     let d = dir.path();
     setup(d);
     std::fs::write(d.join("file"), b"x").unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
+        (&["--jpeg", "0"], "quality"),
+        (&["--adaptive", "--save-adv", "adv"], "--save-adv"),
         (&["--shard", "2/2"], "out of range"),
         (&["--shard", "1/0"], "at least 1"),
         (&["--save-adv", "file"], "not a folder"),
@@ -255,4 +257,38 @@ fn cli_attack_refuses_bad_arguments_before_any_work() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn cli_attack_adaptive_and_jpeg_add_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    // One crop per image, so the per-crop worst case is the per-image one.
+    let args = [
+        "--attack",
+        "reflect",
+        "--eps",
+        "4",
+        "--adaptive",
+        "--crops-per-side",
+        "1",
+        "--csv",
+        "a.csv",
+    ];
+    let stdout = ok(&cprl(d, &args));
+    assert!(stdout.contains("reflect worst"), "{stdout}");
+    let rows = csv_rows(&d.join("a.csv"));
+    assert_eq!(column(&rows, "attack"), ["reflect", "reflect worst"]);
+    // The worst case is at least as far along as the plain attack, image by image on
+    // the attack's own loss; over the set, its distance to the reflection is no larger.
+    let dist = column(&rows, "reflection_distance");
+    let (plain, worst): (f64, f64) = (dist[0].parse().unwrap(), dist[1].parse().unwrap());
+    assert!(worst <= plain + 1e-6, "worst {worst} > plain {plain}");
+    let args = ["--attack", "pgd", "--eps", "4", "--jpeg", "90", "--csv", "j.csv"];
+    ok(&cprl(d, &args));
+    let rows = csv_rows(&d.join("j.csv"));
+    assert_eq!(column(&rows, "attack"), ["pgd jpeg90"]);
+    let budget: f64 = column(&rows, "max_linf_255")[0].parse().unwrap();
+    assert!(budget <= 4.0 + 1e-3, "max |x' - x| = {budget}/255");
 }

@@ -18,7 +18,7 @@ use cprl::data::{Dataset, Split};
 use cprl::infer::{PredictConfig, predict};
 use cprl::metrics::correlation::{self, EvalOptions};
 use cprl::nn::{Cprl, CprlConfig};
-use cprl::report::{self, CurvePoint, ModelReport, Prediction, Report};
+use cprl::report::{self, CurvePoint, ModelReport, Prediction, Report, RobustnessRow};
 use cprl::train::{DefenseKind, TrainConfig, TrainData, Trainer, checkpoint};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -32,12 +32,6 @@ pub struct DemoArgs {
     out: PathBuf,
     #[command(flatten)]
     run: RunArgs,
-    /// Train and test only: leave out the robustness half (the attacks).
-    #[arg(long)]
-    skip_attacks: bool,
-    /// Attack every Nth test image (more images: tighter figures, a longer run).
-    #[arg(long, default_value_t = 3)]
-    attack_every: usize,
 }
 
 #[derive(clap::Args)]
@@ -68,6 +62,36 @@ struct RunArgs {
     /// Seed of the initialisation, the batches and the interventions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Train and test only: leave out the robustness half (the attacks).
+    #[arg(long)]
+    skip_attacks: bool,
+    /// Attack every Nth test image (more images: tighter figures, a longer run).
+    #[arg(long, default_value_t = 4)]
+    attack_every: usize,
+}
+
+impl RunArgs {
+    /// The robustness rows of `trained` under `plan` (every `attack_every`th test
+    /// image), and the plan's description; nothing with `--skip-attacks`.
+    fn attacks(
+        &self,
+        ds: &Dataset,
+        trained: &[(String, Cprl)],
+        plan: AttackPlan,
+    ) -> Result<(Vec<RobustnessRow>, Option<String>)> {
+        if self.skip_attacks {
+            return Ok((Vec::new(), None));
+        }
+        println!("\nunder attack:");
+        let plan = AttackPlan {
+            every: self.attack_every.max(1),
+            ..plan
+        };
+        let images = plan.images(&test_indices(ds));
+        let refs: Vec<(&str, &Cprl)> = trained.iter().map(|(n, m)| (n.as_str(), m)).collect();
+        let rows = robustness_pass(ds, &images, &refs, &plan)?;
+        Ok((rows, Some(plan.describe(images.len()))))
+    }
 }
 
 /// The CPU's model name (from /proc/cpuinfo on Linux), for the report.
@@ -247,19 +271,7 @@ pub fn run_demo(a: &DemoArgs) -> Result<()> {
         models.push(report);
         trained.push((v.name.clone(), model));
     }
-    let (robustness, robustness_setup) = if a.skip_attacks {
-        (Vec::new(), None)
-    } else {
-        println!("\nunder attack:");
-        let plan = AttackPlan {
-            every: a.attack_every.max(1),
-            ..AttackPlan::demo()
-        };
-        let images = plan.images(&test_indices(&ds));
-        let refs: Vec<(&str, &Cprl)> = trained.iter().map(|(n, m)| (n.as_str(), m)).collect();
-        let rows = robustness_pass(&ds, &images, &refs, &plan)?;
-        (rows, Some(plan.describe(images.len())))
-    };
+    let (robustness, robustness_setup) = a.run.attacks(&ds, &trained, AttackPlan::demo())?;
     let report = Report {
         title: "cprl demo: the baseline, AT, NT and CPRL on the synthetic set".into(),
         created: now_utc(),
@@ -411,10 +423,13 @@ pub fn run_ablate(a: &AblateArgs) -> Result<()> {
     }
     let train = with_overrides(TrainConfig::demo(), a.run.epochs, a.run.max_steps);
     let runs = a.out.join("runs");
-    let mut models = Vec::new();
+    let (mut models, mut trained) = (Vec::new(), Vec::new());
     for v in ablations(&model, &train) {
-        models.push(train_and_test(&gpu, &ds, &v, a.run.seed, &runs)?.0);
+        let (report, m) = train_and_test(&gpu, &ds, &v, a.run.seed, &runs)?;
+        models.push(report);
+        trained.push((v.name.clone(), m));
     }
+    let (robustness, robustness_setup) = a.run.attacks(&ds, &trained, AttackPlan::ablate())?;
     let report = Report {
         title: format!("cprl ablate: {} preset, one part off at a time", a.preset),
         created: now_utc(),
@@ -423,9 +438,12 @@ pub fn run_ablate(a: &AblateArgs) -> Result<()> {
         dataset: format!("{} ({} images)", ds.name, ds.samples.len()),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         models,
-        robustness: Vec::new(),
-        robustness_setup: None,
-        notes: vec!["Clean test metrics; robustness columns come with the attacks.".into()],
+        robustness,
+        robustness_setup,
+        notes: vec![
+            "Clean test metrics on every test image; the attacks on the subset the robustness setup names."
+                .into(),
+        ],
         total_seconds: t0.elapsed().as_secs_f64(),
     };
     let dir = a.out.join("report");
