@@ -9,8 +9,8 @@
 //! - the gate m and the gate's key are averaged over the crops, one value per
 //!   channel, and the channels are ranked by that mean m; the causal set is the
 //!   top k (ties go to the lower channel id);
-//! - the heatmaps are drawn on the centre crop (the grid crop whose centre lies
-//!   nearest the image's): the last stage's feature maps (before pooling) averaged
+//! - the heatmaps are drawn on the centre crop (the crop centred on the image, which
+//!   is one of the grid's when a side has an odd number of crops): the last stage's feature maps (before pooling) averaged
 //!   over the causal channels, each weighted by its mean m (CPR), and over the other
 //!   channels, each weighted by 1 - m (N-CPR), upsampled bilinearly to the crop and
 //!   blended over it in viridis, both maps on one colour scale so they compare;
@@ -110,18 +110,14 @@ pub struct Crops {
     pub data: Vec<f32>,
     pub count: usize,
     pub side: usize,
-    /// The crop whose centre lies nearest the image's centre (the one the heatmaps
-    /// are drawn on).
-    pub centre: usize,
+    /// The crop centred on the image, `[3, side, side]` (the one the heatmaps are
+    /// drawn on): a grid of an even number of crops per side has no middle crop.
+    pub centre: Vec<f32>,
+    /// Its top-left corner (x, y) in the image.
+    pub centre_at: (u32, u32),
 }
 
 impl Crops {
-    /// Crop `i` alone, `[3, side, side]`.
-    pub fn crop(&self, i: usize) -> &[f32] {
-        let per = 3 * self.side * self.side;
-        &self.data[i * per..(i + 1) * per]
-    }
-
     /// All crops as one device batch.
     pub fn to_device(&self, gpu: &std::sync::Arc<crate::Gpu>) -> Result<Tensor> {
         Tensor::from_slice(gpu, &self.data, &[self.count, 3, self.side, self.side])
@@ -151,20 +147,17 @@ pub fn grid_crops(img: &RgbImage, side: u32, max_per_side: u32) -> Crops {
     {
         write_crop(img, x, y, side, false, &mut data[i * per..(i + 1) * per]);
     }
-    let centre = nearest(&ys, h, side) * xs.len() + nearest(&xs, w, side);
+    // One crop per side is the centred one (`grid_positions` with a cap of 1).
+    let centre_at = (grid_positions(w, side, 1)[0], grid_positions(h, side, 1)[0]);
+    let mut centre = vec![0.0; per];
+    write_crop(img, centre_at.0, centre_at.1, side, false, &mut centre);
     Crops {
         data,
         count: ys.len() * xs.len(),
         side: side as usize,
         centre,
+        centre_at,
     }
-}
-
-/// The position (of `starts`, crops of `side` along an axis of `len`) whose crop
-/// centre is nearest the axis centre; the first of a tie.
-fn nearest(starts: &[u32], len: u32, side: u32) -> usize {
-    let dist = |s: u32| (2 * i64::from(s) + i64::from(side) - i64::from(len)).abs();
-    (0..starts.len()).min_by_key(|&i| dist(starts[i])).unwrap_or(0)
 }
 
 /// What the gate says about a batch of crops of one image.
@@ -337,7 +330,7 @@ pub struct Heatmaps {
 /// causal set `top` (see the module header).
 pub fn heatmaps(model: &Cprl, crops: &Crops, m: &[f32], top: &[usize]) -> Result<Heatmaps> {
     let side = crops.side;
-    let (maps, shape) = last_stage_maps(model, crops.crop(crops.centre), side)?;
+    let (maps, shape) = last_stage_maps(model, &crops.centre, side)?;
     let rest: Vec<usize> = (0..shape[0]).filter(|c| !top.contains(c)).collect();
     let off: Vec<f32> = m.iter().map(|v| 1.0 - v).collect();
     let cpr = upsample(
@@ -357,7 +350,7 @@ pub fn heatmaps(model: &Cprl, crops: &Crops, m: &[f32], top: &[usize]) -> Result
     let all = cpr.iter().chain(ncpr.iter().flatten());
     let lo = all.clone().copied().fold(f32::INFINITY, f32::min);
     let hi = all.copied().fold(f32::NEG_INFINITY, f32::max);
-    let draw = |v: &[f32]| png_bytes(&blend(crops.crop(crops.centre), side, &to_unit(v, lo, hi)));
+    let draw = |v: &[f32]| png_bytes(&blend(&crops.centre, side, &to_unit(v, lo, hi)));
     Ok(Heatmaps {
         cpr: draw(&cpr)?,
         ncpr: ncpr.as_deref().map(draw).transpose()?,
@@ -417,8 +410,9 @@ pub struct Explanation {
     pub score: f64,
     /// Crops the score, m and key are averaged over.
     pub crops: usize,
-    /// The centre crop (the heatmaps'), as an index into the grid.
-    pub centre_crop: usize,
+    /// Top-left corner (x, y) of the centre crop (the heatmaps') in the image, after
+    /// the small-image policy.
+    pub centre_crop_at: (u32, u32),
     pub channels_on: usize,
     /// The causal set: the k channels of largest m, in rank order.
     pub top_k: Vec<usize>,
@@ -456,7 +450,7 @@ pub fn explain(
     let e = Explanation {
         score: r.score,
         crops: crops.count,
-        centre_crop: crops.centre,
+        centre_crop_at: crops.centre_at,
         channels_on: channels_on(&r.m),
         ranking: ranking(&r.m),
         top_k: top,

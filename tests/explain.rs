@@ -12,7 +12,8 @@ use std::process::{Command, Output};
 
 use common::*;
 use cprl::explain::{
-    NO_GATE, default_k, jaccard, load_crops, ranking, read_gate, top_k, upsample, weighted_channel_mean,
+    NO_GATE, default_k, grid_crops, jaccard, load_crops, ranking, read_gate, top_k, upsample,
+    weighted_channel_mean,
 };
 use cprl::infer::{PredictConfig, predict_files};
 use cprl::nn::{Cprl, CprlConfig};
@@ -69,6 +70,31 @@ fn channel_mean_is_weighted_by_the_given_weights_and_upsampling_keeps_levels() {
     assert_eq!(ramp.len(), 36);
     assert!(ramp[..6].windows(2).all(|w| w[0] <= w[1]), "{ramp:?}");
     assert_eq!((ramp[0], ramp[5]), (0.0, 1.0));
+}
+
+#[test]
+fn crops_are_the_score_grid_and_the_heatmap_crop_is_centred() {
+    // Pixel (x, y) has red x, green y: a crop's first pixel gives its corner.
+    let img = image::RgbImage::from_fn(40, 20, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    let c = grid_crops(&img, 16, 3);
+    assert_eq!((c.count, c.side), (6, 16), "3 crops across 40 px, 2 down 20 px");
+    let plane = 16 * 16;
+    let corner = |crop: &[f32]| ((crop[0] * 255.0).round(), (crop[plane] * 255.0).round());
+    let per = 3 * plane;
+    let corners: Vec<_> = (0..6).map(|i| corner(&c.data[i * per..(i + 1) * per])).collect();
+    assert_eq!(
+        corners,
+        [
+            (0.0, 0.0),
+            (12.0, 0.0),
+            (24.0, 0.0),
+            (0.0, 4.0),
+            (12.0, 4.0),
+            (24.0, 4.0)
+        ]
+    );
+    assert_eq!(c.centre_at, (12, 2));
+    assert_eq!(corner(&c.centre), (12.0, 2.0));
 }
 
 /// Writes a tiny random-init checkpoint (gated, or the baseline) to `path`.
