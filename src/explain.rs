@@ -9,11 +9,12 @@
 //! - the gate m and the gate's key are averaged over the crops, one value per
 //!   channel, and the channels are ranked by that mean m; the causal set is the
 //!   top k (ties go to the lower channel id);
-//! - the heatmaps are drawn on the centre crop (the crop centred on the image, which
-//!   is one of the grid's when a side has an odd number of crops): the last stage's feature maps (before pooling) averaged
-//!   over the causal channels, each weighted by its mean m (CPR), and over the other
-//!   channels, each weighted by 1 - m (N-CPR), upsampled bilinearly to the crop and
-//!   blended over it in viridis, both maps on one colour scale so they compare;
+//! - the heatmaps are drawn on the centre crop (the crop centred on the image, one of
+//!   the grid's when both sides have an odd number of crops): the last stage's
+//!   feature maps (before pooling) averaged over the causal channels, each weighted
+//!   by its mean m (CPR), and over the other channels, each weighted by 1 - m
+//!   (N-CPR), upsampled bilinearly to the crop and blended over it in viridis, both
+//!   maps on one colour scale so they compare;
 //! - the stability: every crop attacked (each on its own, as `cprl attack` does),
 //!   m averaged again, and the Jaccard overlap of the clean and attacked top-k sets
 //!   with the change of the score.
