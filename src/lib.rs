@@ -11,6 +11,7 @@ pub mod attack;
 pub mod autograd;
 pub mod data;
 pub mod error;
+pub mod explain;
 pub mod gpu;
 pub mod infer;
 pub mod metrics;

@@ -34,6 +34,9 @@ enum Command {
     /// Attack checkpoints on a labelled split (FGSM, PGD, MI-FGSM, score reflection,
     /// MSU) at each eps; a robustness table.
     Attack(cli::attack::AttackArgs),
+    /// Explain a gated checkpoint's scores: the CPR gate's channel ranking, heatmaps
+    /// of the causal channels, and how an attack moves the causal set.
+    Explain(cli::explain::ExplainArgs),
 }
 
 fn main() {
@@ -48,6 +51,7 @@ fn main() {
         Command::Eval(a) => cli::eval::run(&a),
         Command::Score(a) => cli::score::run(&a),
         Command::Attack(a) => cli::attack::run(&a),
+        Command::Explain(a) => cli::explain::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod demo;
 pub mod doctor;
 pub mod eval;
+pub mod explain;
 pub mod progress;
 pub mod robustness;
 pub mod score;
