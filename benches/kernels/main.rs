@@ -8,6 +8,7 @@
 //! GB/s, speed-up over the f64 CPU reference) and a `JSON {...}` line per row.
 //! GPU timestamps are used where the adapter has them, wall time otherwise.
 
+mod attack;
 mod cnn;
 mod conv2d;
 mod cprl_model;
@@ -33,5 +34,6 @@ fn main() {
     softrank_misc::bench(&mut h);
     cnn::bench(&mut h);
     cprl_model::bench(&mut h);
+    attack::bench(&mut h);
     std::process::exit(h.finish());
 }
