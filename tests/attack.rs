@@ -10,7 +10,9 @@ mod common;
 
 use common::*;
 use cprl::Tensor;
-use cprl::attack::run::{R_MIN_CHANGE, msu_robustness_score, quantise_within, r_robustness, trapezoid_mean};
+use cprl::attack::run::{
+    AttackScores, R_MIN_CHANGE, msu_robustness_score, quantise_within, r_robustness, trapezoid_mean,
+};
 use cprl::attack::{ATTACKS, AttackConfig, Goal, Method, attack, scores};
 use cprl::nn::{Cprl, CprlConfig};
 use cprl::report::robustness::{CURVE_SIZE, curves_png};
@@ -353,4 +355,20 @@ fn msu_amifgsm_steps_by_the_sign_of_the_summed_raw_gradients() {
         attack(&model, &x, &one, 0).unwrap().to_vec().unwrap(),
         attack(&model, &x, &fgsm, 0).unwrap().to_vec().unwrap()
     );
+}
+
+#[test]
+fn the_budget_check_refuses_a_pixel_past_eps_and_passes_one_within() {
+    let eps = 4.0f32 / 255.0;
+    let at = |max_linf: f64| AttackScores {
+        max_linf,
+        ..AttackScores::default()
+    };
+    assert!(at(f64::from(eps)).check_budget(eps).is_ok());
+    assert!(at(0.0).check_budget(eps).is_ok());
+    let e = at(f64::from(eps) + 1e-4)
+        .check_budget(eps)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a pixel moved"), "{e}");
 }

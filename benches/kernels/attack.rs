@@ -15,12 +15,8 @@ use cprl::ops::loss::l1;
 use cprl::reference::cprl_model::CprlRef;
 use cprl::{Tensor, autograd};
 
-use crate::harness::{Case, Harness, Validation, check, rand};
-
-/// Images in [0, 1).
-fn images(seed: u64, n: usize) -> Vec<f32> {
-    rand(seed, n).into_iter().map(|v| 0.5 + 0.5 * v).collect()
-}
+use crate::cprl_model::images;
+use crate::harness::{Case, Harness, Validation, check};
 
 /// The reference's loss without PLCC is L1 plus the adversary's MSE in eval mode; the
 /// GPU side computes the same, so their input gradients must agree.

@@ -25,7 +25,7 @@ fn loss(out: &CprlOutput, y: &Tensor, lambda_plcc: f32) -> cprl::Result<Tensor> 
 }
 
 /// Images in [0, 1).
-fn images(seed: u64, n: usize) -> Vec<f32> {
+pub(crate) fn images(seed: u64, n: usize) -> Vec<f32> {
     rand(seed, n).into_iter().map(|v| 0.5 + 0.5 * v).collect()
 }
 

@@ -48,6 +48,20 @@ pub struct AttackedCrops {
     pub adversarial: Vec<f32>,
 }
 
+impl AttackScores {
+    /// The check, on the attacked images themselves, that no pixel moved further
+    /// than `eps` (an error here is a bug in an attack, not bad input).
+    pub fn check_budget(&self, eps: f32) -> Result<()> {
+        if self.max_linf > f64::from(eps) + 1e-6 {
+            return Err(Error::Invalid(format!(
+                "internal error: a pixel moved by {} > eps {eps}",
+                self.max_linf
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Where [`attack_dataset_with`] sends each batch of attacked crops.
 pub type CropSink<'a> = &'a mut dyn FnMut(AttackedCrops) -> Result<()>;
 

@@ -19,6 +19,8 @@ use cprl::nn::Cprl;
 use cprl::train::checkpoint::load_model;
 use serde::Serialize;
 
+use super::outputs::{check_output_file, write_atomic};
+
 #[derive(clap::Args)]
 pub struct ExplainArgs {
     /// The checkpoint (`.safetensors` from `cprl train`); it must have the CPR gate.
@@ -142,20 +144,10 @@ fn check_outputs(a: &ExplainArgs) -> Result<()> {
     if a.out.exists() && !a.out.is_dir() {
         bail!("--out {}: exists and is not a folder", a.out.display());
     }
-    let Some(p) = &a.json else { return Ok(()) };
-    if p.is_dir() {
-        bail!("--json {}: is a folder; give a file name", p.display());
+    match &a.json {
+        Some(p) => check_output_file("--json", p),
+        None => Ok(()),
     }
-    if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty())
-        && !d.is_dir()
-    {
-        bail!(
-            "--json {}: the folder {} does not exist",
-            p.display(),
-            d.display()
-        );
-    }
-    Ok(())
 }
 
 /// The inputs, the list file's paths and the shard, as `cprl score` forms them.
@@ -291,17 +283,6 @@ fn line(e: &Explanation, attack: &str, path: &Path) -> String {
         top.join(" "),
         path.display()
     )
-}
-
-/// Writes `bytes` to `path` by way of a temporary file beside it and a rename, so an
-/// interrupted run never leaves half a file under the name asked for.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The final count on stderr; an error when no image could be explained.

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod doctor;
 pub mod eval;
 pub mod explain;
+pub mod outputs;
 pub mod progress;
 pub mod robustness;
 pub mod score;

@@ -29,6 +29,7 @@ use save_adv::{AdvSaver, adv_dir};
 
 use super::dataset::DatasetArgs;
 use super::eval::split_indices;
+use super::outputs::{check_output_file, write_atomic};
 use super::progress::bar;
 
 #[derive(clap::Args)]
@@ -227,18 +228,8 @@ fn check_outputs(a: &AttackArgs) -> Result<()> {
         ("--scores", &a.scores),
     ];
     for (flag, p) in files {
-        let Some(p) = p else { continue };
-        if p.is_dir() {
-            bail!("{flag} {}: is a folder; give a file name", p.display());
-        }
-        if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty())
-            && !d.is_dir()
-        {
-            bail!(
-                "{flag} {}: the folder {} does not exist",
-                p.display(),
-                d.display()
-            );
+        if let Some(p) = p {
+            check_output_file(flag, p)?;
         }
     }
     for (flag, p) in [("--plots", &a.plots), ("--save-adv", &a.save_adv)] {
@@ -418,14 +409,8 @@ fn finish_row(
     e: f32,
     s: AttackScores,
 ) -> Result<(Option<Row>, Run)> {
-    if s.max_linf > f64::from(cfg.eps) + 1e-6 {
-        bail!(
-            "internal error: {} moved a pixel by {} > eps {}",
-            cfg.name,
-            s.max_linf,
-            cfg.eps
-        );
-    }
+    s.check_budget(cfg.eps)
+        .with_context(|| format!("{} at eps {e}/255", cfg.name))?;
     let opts = EvalOptions {
         resamples: 0,
         ..EvalOptions::default()
@@ -506,17 +491,6 @@ fn write_outputs(
         println!("{} plots in {}", written.len(), dir.display());
     }
     Ok(())
-}
-
-/// Writes `bytes` to `path` by way of a temporary file beside it and a rename, so an
-/// interrupted run never leaves half a file under the name asked for.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// One table line: the model, the attack, and what it did.

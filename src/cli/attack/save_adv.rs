@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use cprl::attack::run::{AttackedCrops, quantise_within};
 use cprl::metrics::fr::{Planes, psnr, ssim};
 
-use super::{Images, csv_bytes, short, write_atomic};
+use super::{Images, csv_bytes, short};
+use crate::cli::outputs::write_atomic;
 
 /// `DIR/<k>_<checkpoint>/<attack>/eps_<eps>`: the checkpoint's number keeps two
 /// checkpoints of one name apart; every character outside `[A-Za-z0-9._-]` becomes
