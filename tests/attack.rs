@@ -10,10 +10,13 @@ mod common;
 
 use common::*;
 use cprl::Tensor;
+use cprl::attack::activity::activity_map;
 use cprl::attack::run::{
     AttackScores, R_MIN_CHANGE, msu_robustness_score, quantise_within, r_robustness, trapezoid_mean,
 };
-use cprl::attack::{ATTACKS, AttackConfig, Goal, Method, attack, scores};
+use cprl::attack::ssim::ssim as device_ssim;
+use cprl::attack::{ATTACKS, AttackConfig, Goal, Method, Norm, attack, scores};
+use cprl::metrics::fr::{Planes, ssim as host_ssim};
 use cprl::nn::{Cprl, CprlConfig};
 use cprl::report::robustness::{CURVE_SIZE, curves_png};
 
@@ -29,27 +32,47 @@ fn models() -> Vec<(&'static str, Cprl)> {
     ]
 }
 
+/// The largest per-pixel change and the largest root mean square change of a crop.
+fn moved(x: &Tensor, xa: &Tensor) -> (f32, f64) {
+    let (xv, av) = (x.to_vec().unwrap(), xa.to_vec().unwrap());
+    let d: Vec<f32> = xv.iter().zip(&av).map(|(a, b)| b - a).collect();
+    let linf = d.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let per = x.numel() / x.shape()[0];
+    let rms = d
+        .chunks(per)
+        .map(|c| (c.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / per as f64).sqrt())
+        .fold(0.0f64, f64::max);
+    (linf, rms)
+}
+
 #[test]
-fn every_attack_stays_within_eps_and_the_pixel_range() {
+fn every_attack_stays_within_eps_and_the_pixel_range_in_both_norms() {
     for (what, model) in models() {
         for &(name, _) in ATTACKS {
-            for (k, &(b, eps_255)) in [(1, 4.0f32), (3, 8.0), (5, 1.0)].iter().enumerate() {
-                let eps = eps_255 / 255.0;
-                let x = images(10 + k as u64, b, 16);
-                let cfg = AttackConfig::named(name, eps, 3, None, 7).unwrap();
-                let xa = attack(&model, &x, &cfg, 0).unwrap();
-                assert_eq!(xa.shape(), x.shape());
-                let (xv, av) = (x.to_vec().unwrap(), xa.to_vec().unwrap());
-                let worst = xv.iter().zip(&av).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-                assert!(
-                    worst <= eps + 1e-6,
-                    "{what} {name} eps {eps_255}/255: moved {worst}"
-                );
-                assert!(
-                    av.iter().all(|v| (0.0..=1.0).contains(v)),
-                    "{what} {name}: a pixel left [0, 1]"
-                );
-                assert!(worst > 0.0, "{what} {name}: nothing moved");
+            for norm in [Norm::Linf, Norm::L2] {
+                for (k, &(b, eps_255)) in [(1, 4.0f32), (3, 8.0), (5, 1.0)].iter().enumerate() {
+                    let eps = eps_255 / 255.0;
+                    let x = images(10 + k as u64, b, 16);
+                    let cfg = AttackConfig::named(name, eps, 3, None, 7)
+                        .unwrap()
+                        .with_norm(norm);
+                    let xa = attack(&model, &x, &cfg, 0).unwrap();
+                    assert_eq!(xa.shape(), x.shape());
+                    let (linf, rms) = moved(&x, &xa);
+                    let used = match norm {
+                        Norm::Linf => f64::from(linf),
+                        Norm::L2 => rms,
+                    };
+                    assert!(
+                        used <= f64::from(eps) * (1.0 + 1e-5) + 1e-7,
+                        "{what} {name} {norm:?} eps {eps_255}/255: moved {used}"
+                    );
+                    assert!(
+                        xa.to_vec().unwrap().iter().all(|v| (0.0..=1.0).contains(v)),
+                        "{what} {name}: a pixel left [0, 1]"
+                    );
+                    assert!(linf > 0.0, "{what} {name} {norm:?}: nothing moved");
+                }
             }
         }
     }
@@ -60,14 +83,18 @@ fn zero_eps_gives_back_the_clean_images_and_scores_exactly() {
     let (_, model) = models().remove(0);
     let x = images(20, 4, 16);
     for &(name, _) in ATTACKS {
-        let cfg = AttackConfig::named(name, 0.0, 5, Some(1.0 / 255.0), 3).unwrap();
-        let xa = attack(&model, &x, &cfg, 0).unwrap();
-        assert_eq!(xa.to_vec().unwrap(), x.to_vec().unwrap(), "{name}");
-        assert_eq!(
-            scores(&model, &xa).unwrap().to_vec().unwrap(),
-            scores(&model, &x).unwrap().to_vec().unwrap(),
-            "{name}"
-        );
+        for norm in [Norm::Linf, Norm::L2] {
+            let cfg = AttackConfig::named(name, 0.0, 5, Some(1.0 / 255.0), 3)
+                .unwrap()
+                .with_norm(norm);
+            let xa = attack(&model, &x, &cfg, 0).unwrap();
+            assert_eq!(xa.to_vec().unwrap(), x.to_vec().unwrap(), "{name}");
+            assert_eq!(
+                scores(&model, &xa).unwrap().to_vec().unwrap(),
+                scores(&model, &x).unwrap().to_vec().unwrap(),
+                "{name}"
+            );
+        }
     }
 }
 
@@ -82,6 +109,7 @@ fn reflection_distance_falls_step_by_step() {
                 goal: Goal::Reflect,
                 method: Method::Iterative,
                 eps: 16.0 / 255.0,
+                norm: Norm::Linf,
                 steps,
                 alpha: 2.0 / 255.0,
                 seed: 0,
@@ -364,11 +392,154 @@ fn the_budget_check_refuses_a_pixel_past_eps_and_passes_one_within() {
         max_linf,
         ..AttackScores::default()
     };
-    assert!(at(f64::from(eps)).check_budget(eps).is_ok());
-    assert!(at(0.0).check_budget(eps).is_ok());
+    assert!(at(f64::from(eps)).check_budget(eps, Norm::Linf).is_ok());
+    assert!(at(0.0).check_budget(eps, Norm::Linf).is_ok());
     let e = at(f64::from(eps) + 1e-4)
-        .check_budget(eps)
+        .check_budget(eps, Norm::Linf)
         .unwrap_err()
         .to_string();
     assert!(e.contains("a pixel moved"), "{e}");
+}
+
+/// A 12x12 planar RGB image, dark left of column 6 and light from it on.
+fn step_edge() -> Vec<f32> {
+    (0..3)
+        .flat_map(|_| (0..144).map(|i| if i % 12 < 6 { 0.2 } else { 0.8 }))
+        .collect()
+}
+
+#[test]
+fn activity_map_marks_the_dilated_edges_and_is_all_ones_on_a_flat_image() {
+    // The Sobel magnitude is equal on columns 5 and 6 of rows 1..=10 (the border is
+    // zeroed) and 0 elsewhere; normalised, those are 1, and the 5x5 disc spreads them
+    // over columns 3..=8 of every row (row 0 reaches row 1's sources through the
+    // disc's (1, 2) offsets).
+    let map = activity_map(&step_edge(), 12, 12);
+    for (i, &v) in map.iter().enumerate() {
+        let want = if (3..=8).contains(&(i % 12)) { 1.0 } else { 0.0 };
+        assert!(
+            (v - want).abs() < 1e-6,
+            "pixel {}x{}: {v}, want {want}",
+            i / 12,
+            i % 12
+        );
+    }
+    assert!(activity_map(&[0.5; 3 * 30], 5, 6).iter().all(|&v| v == 1.0));
+}
+
+#[test]
+fn korhonen_leaves_flat_regions_alone_and_moves_the_rest_by_adams_first_step() {
+    let model = models().remove(1).1;
+    let x = Tensor::from_slice(&gpu(), &step_edge(), &[1, 3, 12, 12]).unwrap();
+    let cfg = AttackConfig::named("korhonen", 1.0, 1, None, 0).unwrap();
+    let xa = attack(&model, &x, &cfg, 0).unwrap().to_vec().unwrap();
+    let clean = x.to_vec().unwrap();
+    let (mut still, mut stepped) = (0, 0);
+    for (i, (a, c)) in xa.iter().zip(&clean).enumerate() {
+        let col = i % 12;
+        if !(3..=8).contains(&col) {
+            assert_eq!(a, c, "masked pixel {i} moved");
+            still += 1;
+        } else if ((a - c).abs() - 0.005).abs() < 1e-4 {
+            // Adam's first step is lr * g / (|g| + 1e-8): lr wherever |g| >> 1e-8.
+            stepped += 1;
+        }
+    }
+    assert_eq!(still, 3 * 12 * 6);
+    assert!(
+        stepped >= 3 * 12 * 6 * 9 / 10,
+        "{stepped} of {} pixels moved by lr",
+        3 * 12 * 6
+    );
+}
+
+fn planes(v: &[f32], c: usize, h: usize, w: usize) -> Planes {
+    Planes {
+        channels: c,
+        height: h,
+        width: w,
+        data: f64s(v),
+    }
+}
+
+#[test]
+fn device_ssim_matches_the_f64_ssim_and_its_finite_differences() {
+    for (k, &(b, h, w)) in [(1usize, 11usize, 13usize), (2, 24, 24), (1, 40, 33)]
+        .iter()
+        .enumerate()
+    {
+        let n = 3 * h * w;
+        let x = rand_range(900 + k as u64, b * n, 0.0, 1.0);
+        let y: Vec<f32> = x
+            .iter()
+            .zip(rand_range(950 + k as u64, b * n, -0.1, 0.1))
+            .map(|(a, e)| (a + e).clamp(0.0, 1.0))
+            .collect();
+        let (xt, yt) = (
+            Tensor::from_slice(&gpu(), &x, &[b, 3, h, w]).unwrap(),
+            Tensor::from_slice(&gpu(), &y, &[b, 3, h, w])
+                .unwrap()
+                .requires_grad_(),
+        );
+        let s = device_ssim(&xt, &yt).unwrap();
+        let got = s.to_vec().unwrap();
+        let grad = cprl::autograd::backward_to(&s.sum().unwrap(), &[&yt]).unwrap();
+        let g = grad.of(&yt).unwrap().to_vec().unwrap();
+        for i in 0..b {
+            let gmax = g[i * n..(i + 1) * n]
+                .iter()
+                .fold(0.0f64, |m, v| m.max(f64::from(v.abs())));
+            let img = |v: &[f32]| planes(&v[i * n..(i + 1) * n], 3, h, w);
+            let want = host_ssim(&img(&x), &img(&y)).unwrap();
+            assert!(
+                (f64::from(got[i]) - want).abs() < 2e-4,
+                "{h}x{w} image {i}: {} vs {want}",
+                got[i]
+            );
+            // Central differences of the f64 SSIM at a few pixels.
+            for j in [0, n / 3 + 7, n - 1, n / 2] {
+                let mut yp = y[i * n..(i + 1) * n].to_vec();
+                let fd_h = 1e-3f32;
+                yp[j] += fd_h;
+                let plus = host_ssim(&img(&x), &planes(&yp, 3, h, w)).unwrap();
+                yp[j] -= 2.0 * fd_h;
+                let minus = host_ssim(&img(&x), &planes(&yp, 3, h, w)).unwrap();
+                let fd = (plus - minus) / (2.0 * f64::from(fd_h));
+                let dev = f64::from(g[i * n + j]);
+                // f32 moments (E[x^2] - mu^2 cancels) against an f64 difference
+                // quotient: within 1% of the image's largest gradient.
+                assert!(
+                    (dev - fd).abs() < 1e-2 * gmax,
+                    "pixel {j}: {dev} vs {fd} (max {gmax})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_perceptual_attacks_ssim_weight_keeps_the_image_closer() {
+    let (_, model) = models().remove(0);
+    let x = images(60, 3, 24);
+    let run = |ssim_weight: f32| {
+        let mut cfg = AttackConfig::named("perceptual", 8.0 / 255.0, 6, None, 1).unwrap();
+        cfg.goal = Goal::Away { ssim_weight };
+        let xa = attack(&model, &x, &cfg, 0).unwrap();
+        let s = device_ssim(&x, &xa).unwrap().to_vec().unwrap();
+        s.iter().map(|v| f64::from(*v)).sum::<f64>() / s.len() as f64
+    };
+    let (free, held) = (run(0.0), run(100.0));
+    assert!(held > free, "SSIM with weight 100: {held}, without: {free}");
+}
+
+#[test]
+fn the_l2_budget_check_uses_the_crops_rms() {
+    let mut s = AttackScores::default();
+    // One crop of 4 values moved by 0.02 each: RMS 0.02, L_inf 0.02; another by 0.03
+    // in one value only: RMS 0.015, L_inf 0.03.
+    s.observe(&[0.02, -0.02, 0.02, -0.02, 0.0, 0.0, 0.03, 0.0], 4);
+    assert!((s.max_rms - 0.02).abs() < 1e-7 && (s.max_linf - 0.03).abs() < 1e-7);
+    assert!(s.check_budget(0.02, Norm::L2).is_ok());
+    assert!(s.check_budget(0.019, Norm::L2).is_err());
+    assert!(s.check_budget(0.02, Norm::Linf).is_err());
 }

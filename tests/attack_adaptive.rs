@@ -14,7 +14,9 @@ use common::*;
 use cprl::Tensor;
 use cprl::attack::adaptive::{Adaptive, attack_dataset_worst, crop_loss, standard_surrogates, worst_case};
 use cprl::attack::purify::jpeg_batch;
-use cprl::attack::{AttackConfig, Defense, Goal, Method, attack, attack_defended, input_gradient, scores};
+use cprl::attack::{
+    AttackConfig, Defense, Goal, Method, Norm, attack, attack_defended, input_gradient, scores,
+};
 use cprl::autograd;
 use cprl::data::{Dataset, Sample, Scale};
 use cprl::infer::PredictConfig;
@@ -337,6 +339,7 @@ fn bpda_steps_along_the_models_gradient_at_the_purified_image() {
         name: "bpda".into(),
         goal: Goal::Up,
         method: Method::Iterative,
+        norm: Norm::Linf,
         eps: 4.0 / 255.0,
         steps: 1,
         alpha: 4.0 / 255.0,

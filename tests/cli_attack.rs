@@ -229,7 +229,9 @@ fn cli_attack_refuses_bad_arguments_before_any_work() {
     let d = dir.path();
     setup(d);
     std::fs::write(d.join("file"), b"x").unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
+        (&["--norm", "l1"], "unknown norm"),
+        (&["--norm", "l2", "--save-adv", "adv"], "--save-adv"),
         (&["--jpeg", "0"], "quality"),
         (&["--adaptive", "--save-adv", "adv"], "--save-adv"),
         (&["--shard", "2/2"], "out of range"),
@@ -291,4 +293,38 @@ fn cli_attack_adaptive_and_jpeg_add_their_rows() {
     assert_eq!(column(&rows, "attack"), ["pgd jpeg90"]);
     let budget: f64 = column(&rows, "max_linf_255")[0].parse().unwrap();
     assert!(budget <= 4.0 + 1e-3, "max |x' - x| = {budget}/255");
+}
+
+#[test]
+fn cli_attack_l2_and_the_literature_attacks_keep_their_budgets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let args = [
+        "--attack",
+        "pgd,korhonen,perceptual",
+        "--eps",
+        "2,4",
+        "--norm",
+        "l2",
+        "--crops-per-side",
+        "1",
+        "--csv",
+        "l2.csv",
+    ];
+    let stdout = ok(&cprl(d, &args));
+    assert!(stdout.contains("rms"), "{stdout}");
+    let rows = csv_rows(&d.join("l2.csv"));
+    assert_eq!(
+        column(&rows, "attack"),
+        ["pgd", "pgd", "korhonen", "korhonen", "perceptual", "perceptual"]
+    );
+    assert!(column(&rows, "norm").iter().all(|n| n == "l2"));
+    for (eps, rms) in column(&rows, "eps_255").iter().zip(column(&rows, "max_rms_255")) {
+        let (eps, rms): (f64, f64) = (eps.parse().unwrap(), rms.parse().unwrap());
+        assert!(
+            rms > 0.0 && rms <= eps * (1.0 + 1e-4),
+            "rms {rms}/255 at eps {eps}/255"
+        );
+    }
 }

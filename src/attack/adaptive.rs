@@ -21,7 +21,7 @@ use std::time::Instant;
 use indicatif::ProgressBar;
 
 use super::run::AttackScores;
-use super::{AttackConfig, Defense, Goal, Method, attack_defended, defended_scores};
+use super::{AttackConfig, Defense, Goal, attack_defended, defended_scores};
 use crate::data::rng::SplitMix64;
 use crate::data::{Dataset, Loader, Mode};
 use crate::error::{Error, Result};
@@ -132,16 +132,18 @@ impl Adaptive {
 
     /// The starts each surrogate gets under `cfg` (see [`Adaptive::restarts`]).
     fn starts(&self, cfg: &AttackConfig) -> u32 {
-        match cfg.method {
-            Method::RandomStart => self.restarts.max(1),
-            _ => 1,
+        if cfg.method.random_start() {
+            self.restarts.max(1)
+        } else {
+            1
         }
     }
 }
 
 /// Per crop, the attack's own loss as a number to minimise, from the real model's
 /// attacked scores `s` and clean ones `s0`: Reflect |s - (1 - s0)|; Midpoint s where
-/// s0 >= 0.5 (the attack's sign convention), else -s (how far across); Up -s.
+/// s0 >= 0.5 (the attack's sign convention), else -s (how far across); Up -s; Away
+/// -|s - s0| (the SSIM term is left out: every candidate lies within the same ball).
 pub fn crop_loss(goal: Goal, s: &[f32], s0: &[f32]) -> Vec<f32> {
     s.iter()
         .zip(s0)
@@ -150,6 +152,7 @@ pub fn crop_loss(goal: Goal, s: &[f32], s0: &[f32]) -> Vec<f32> {
             Goal::Midpoint if s0 >= 0.5 => s,
             Goal::Midpoint => -s,
             Goal::Up => -s,
+            Goal::Away { .. } => -(s - s0).abs(),
         })
         .collect()
 }
@@ -306,7 +309,7 @@ struct Tally {
     clean: Vec<f64>,
     attacked: Vec<f64>,
     counts: Vec<usize>,
-    max_linf: f64,
+    moved: AttackScores,
     seconds: f64,
     crops: usize,
 }
@@ -317,7 +320,7 @@ impl Tally {
             clean: vec![0.0; n],
             attacked: vec![0.0; n],
             counts: vec![0; n],
-            max_linf: 0.0,
+            moved: AttackScores::default(),
             seconds: 0.0,
             crops: 0,
         }
@@ -326,8 +329,8 @@ impl Tally {
     /// Adds one batch: the crops of `samples` (image indices), their clean scores, the
     /// attacked candidate, the clean crops `x` (for the budget check) and the time.
     fn add(&mut self, samples: &[usize], s0: &[f32], c: &Candidate, x: &Tensor, seconds: f64) -> Result<()> {
-        let d = c.images.sub(x)?.to_vec()?;
-        self.max_linf = d.iter().fold(self.max_linf, |m, v| m.max(f64::from(v.abs())));
+        self.moved
+            .observe(&c.images.sub(x)?.to_vec()?, x.numel() / samples.len().max(1));
         for (k, &i) in samples.iter().enumerate() {
             self.clean[i] += f64::from(s0[k]);
             self.attacked[i] += f64::from(c.scores[k]);
@@ -349,7 +352,8 @@ impl Tally {
         AttackScores {
             clean: mean(&self.clean),
             attacked: mean(&self.attacked),
-            max_linf: self.max_linf,
+            max_linf: self.moved.max_linf,
+            max_rms: self.moved.max_rms,
             crops_per_s: self.crops as f64 / self.seconds.max(1e-9),
         }
     }

@@ -145,7 +145,7 @@ pub fn robustness_pass(
                 };
                 progress.finish_and_clear();
                 for (label, s, strongest) in found {
-                    s.check_budget(cfg.eps)
+                    s.check_budget(cfg.eps, cfg.norm)
                         .with_context(|| format!("{name} {label} at eps {e}/255"))?;
                     let r = robustness(&s, &labels, &eval_options())?;
                     let row = row(name, &label, e, &r, strongest);

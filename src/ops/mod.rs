@@ -10,6 +10,7 @@
 //! `V2Narrow` (8-lane workgroups, pool and norm) and `V1Vec4` (the vec4 entries of the
 //! `_v1` kernels, loss and optim).
 
+pub mod attack_step;
 pub mod conv2d;
 pub mod elementwise;
 pub mod fill;

@@ -1,6 +1,7 @@
 //! The f64 CPU reference of every op: plain loops, no GPU types, same names as
 //! `src/ops/`. Tests and the benchmark hold the kernels to these.
 
+pub mod attack_step;
 pub mod conv2d;
 pub mod cprl_model;
 pub mod elementwise;

@@ -1,5 +1,6 @@
 //! `cprl attack`: one or several checkpoints under FGSM, I-FGSM, PGD, MI-FGSM, the
-//! score reflection attack and the MSU benchmark's attacks, at each eps, on a split of
+//! score reflection attack, the MSU benchmark's attacks and those of Korhonen and You
+//! and of Zhang et al., at each eps (L_inf or L_2), on a split of
 //! a labelled dataset (or one shard of it); a table and a summary over eps, and
 //! optionally JSON, CSV, per-image scores, robustness curves and the adversarial
 //! crops themselves.
@@ -13,7 +14,7 @@ use cprl::attack::adaptive::{Adaptive, attack_dataset_worst};
 use cprl::attack::run::{
     AttackScores, AttackedCrops, CropSink, Robustness, attack_dataset_with, robustness, trapezoid_mean,
 };
-use cprl::attack::{ATTACKS, AttackConfig, Defense};
+use cprl::attack::{ATTACKS, AttackConfig, Defense, Norm};
 use cprl::data::Dataset;
 use cprl::infer::PredictConfig;
 use cprl::infer::inputs::Shard;
@@ -47,16 +48,22 @@ pub struct AttackArgs {
     split: String,
     /// Attacks, comma-separated, or `all`: fgsm, ifgsm, pgd, mifgsm, reflect,
     /// msu-fgsm, msu-ifgsm, msu-amifgsm (which takes K steps of eps / K whatever
-    /// --alpha says, as the MSU benchmark does).
+    /// --alpha says, as the MSU benchmark does), korhonen, perceptual.
     #[arg(long, default_value = "reflect,pgd")]
     attack: String,
-    /// L_inf budgets in 1/255 units, comma-separated.
+    /// Budgets in 1/255 units, comma-separated: under linf the largest change of a
+    /// pixel, under l2 the root mean square change over a crop (either way the
+    /// crop's PSNR is at least 20 log10(255 / eps)).
     #[arg(long, default_value = "1,2,4,8")]
     eps: String,
-    /// Steps of the iterative attacks.
+    /// The budget's norm: linf or l2.
+    #[arg(long, default_value = "linf")]
+    norm: String,
+    /// Steps of the iterative attacks (korhonen's and perceptual's Adam steps too).
     #[arg(long, default_value_t = 10)]
     steps: u32,
-    /// Step size in 1/255 units (default eps / 4).
+    /// Step size in 1/255 units (default eps / 4; for korhonen and perceptual, Adam's
+    /// learning rate, default 0.005 = 1.275/255).
     #[arg(long)]
     alpha: Option<f32>,
     /// Seed of the random starts.
@@ -128,6 +135,8 @@ struct Row {
     attack: AttackConfig,
     eps_255: f32,
     max_linf_255: f64,
+    /// The largest root mean square change of a crop (the l2 budget's measure).
+    max_rms_255: f64,
     crops_per_s: f64,
     #[serde(flatten)]
     r: Robustness,
@@ -186,7 +195,15 @@ fn attack_names(text: &str) -> Vec<String> {
 struct Plan {
     names: Vec<String>,
     eps: Vec<f32>,
+    norm: Norm,
     alpha: Option<f32>,
+}
+
+impl Plan {
+    /// The attack `name` at `e`/255 as the arguments configure it.
+    fn config(&self, a: &AttackArgs, name: &str, e: f32) -> Result<AttackConfig> {
+        Ok(AttackConfig::named(name, e / 255.0, a.steps, self.alpha, a.seed)?.with_norm(self.norm))
+    }
 }
 
 impl Plan {
@@ -200,12 +217,23 @@ impl Plan {
             bail!("--alpha must be finite and >= 0");
         }
         let names = attack_names(&a.attack);
-        for n in &names {
-            for &e in &eps {
-                AttackConfig::named(n, e / 255.0, a.steps, alpha, a.seed)?;
+        let plan = Plan {
+            names,
+            eps,
+            norm: Norm::parse(&a.norm)?,
+            alpha,
+        };
+        for n in &plan.names {
+            for &e in &plan.eps {
+                plan.config(a, n, e)?;
             }
         }
         check_outputs(a)?;
+        if plan.norm == Norm::L2 && a.save_adv.is_some() {
+            bail!(
+                "--save-adv keeps every saved crop within an L_inf budget; with --norm l2 rounding to 1/255 could leave the L_2 one, so crops are not saved: run with --norm linf to save them"
+            );
+        }
         if (a.adaptive || a.jpeg.is_some()) && a.save_adv.is_some() {
             bail!(
                 "--save-adv does not save the crops of --adaptive or --jpeg runs yet; run without them to save crops"
@@ -214,7 +242,7 @@ impl Plan {
         if a.jpeg.is_some_and(|q| !(1..=100).contains(&q)) {
             bail!("--jpeg: the quality must be in 1..=100");
         }
-        Ok(Plan { names, eps, alpha })
+        Ok(plan)
     }
 }
 
@@ -325,7 +353,7 @@ pub fn run(a: &AttackArgs) -> Result<()> {
         let m = Model::load(&gpu, a, k, ck)?;
         for n in &plan.names {
             for &e in &plan.eps {
-                let cfg = AttackConfig::named(n, e / 255.0, a.steps, plan.alpha, a.seed)?;
+                let cfg = plan.config(a, n, e)?;
                 let found = match &m.adaptive {
                     Some(ad) => attack_adaptive(&im, &m, ad, cfg, e)?,
                     None => vec![attack_one(a, &im, &m, cfg, e)?],
@@ -409,7 +437,7 @@ fn finish_row(
     e: f32,
     s: AttackScores,
 ) -> Result<(Option<Row>, Run)> {
-    s.check_budget(cfg.eps)
+    s.check_budget(cfg.eps, cfg.norm)
         .with_context(|| format!("{} at eps {e}/255", cfg.name))?;
     let opts = EvalOptions {
         resamples: 0,
@@ -427,6 +455,7 @@ fn finish_row(
             attack: cfg,
             eps_255: e,
             max_linf_255: run.scores.max_linf * 255.0,
+            max_rms_255: run.scores.max_rms * 255.0,
             crops_per_s: run.scores.crops_per_s,
             r,
         },
@@ -498,10 +527,14 @@ fn line(r: &Row) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "{:<28} {:<9} eps {:>4}/255  SROCC {:.4} -> {:.4}  PLCC {:.4} -> {:.4}  |ds| {:.4} ({:.2} std)  crossed {:>5.1}%  to reflection {:.3} -> {:.3}  R {:.3}{}  MSU {:.3}  {:.0} crops/s",
+        "{:<28} {:<9} eps {:>4}/255{}  SROCC {:.4} -> {:.4}  PLCC {:.4} -> {:.4}  |ds| {:.4} ({:.2} std)  crossed {:>5.1}%  to reflection {:.3} -> {:.3}  R {:.3}{}  MSU {:.3}  {:.0} crops/s",
         short(&r.checkpoint),
         r.attack.name,
         r.eps_255,
+        match r.attack.norm {
+            Norm::Linf => "",
+            Norm::L2 => " rms",
+        },
         r.r.clean.srocc,
         r.r.attacked.srocc,
         r.r.clean.plcc,
@@ -651,6 +684,7 @@ fn rows_csv(rows: &[Row]) -> Result<Vec<u8>> {
         "checkpoint",
         "attack",
         "eps_255",
+        "norm",
         "steps",
         "alpha_255",
         "images",
@@ -669,12 +703,14 @@ fn rows_csv(rows: &[Row]) -> Result<Vec<u8>> {
         "r_unmoved",
         "msu_robustness",
         "max_linf_255",
+        "max_rms_255",
     ])?;
     for r in rows {
         w.write_record([
             r.checkpoint.clone(),
             r.attack.name.clone(),
             r.eps_255.to_string(),
+            r.attack.norm.name().to_string(),
             r.attack.steps.to_string(),
             (r.attack.alpha * 255.0).to_string(),
             r.r.images.to_string(),
@@ -693,6 +729,7 @@ fn rows_csv(rows: &[Row]) -> Result<Vec<u8>> {
             r.r.r_unmoved.to_string(),
             r.r.msu_robustness.to_string(),
             r.max_linf_255.to_string(),
+            r.max_rms_255.to_string(),
         ])?;
     }
     csv_bytes(w)

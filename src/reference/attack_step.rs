@@ -1,0 +1,46 @@
+//! f64 reference of `ops::attack_step`: plain loops over images of `per_image`
+//! elements each.
+
+/// sign with sign(0) = 0, as torch's and WGSL's.
+fn sign(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// `clip_[0,1](x + clip_eps(xa - alpha sign(d) - x))`, elementwise.
+pub fn linf_step_ref(x: &[f64], xa: &[f64], d: &[f64], alpha: f64, eps: f64) -> Vec<f64> {
+    x.iter()
+        .zip(xa)
+        .zip(d)
+        .map(|((&x, &a), &d)| (x + (a - alpha * sign(d) - x).clamp(-eps, eps)).clamp(0.0, 1.0))
+        .collect()
+}
+
+/// The L_2 norm of each image of `per_image` elements.
+pub fn l2_norms_ref(v: &[f64], per_image: usize) -> Vec<f64> {
+    v.chunks(per_image)
+        .map(|c| c.iter().map(|e| e * e).sum::<f64>().sqrt())
+        .collect()
+}
+
+/// `delta = xa - alpha d / (||d|| + floor) - x`, then
+/// `clip_[0,1](x + min(1, eps / (||delta|| + floor)) delta)`, per image.
+pub fn l2_step_ref(x: &[f64], xa: &[f64], d: &[f64], per_image: usize, alpha: f64, eps: f64) -> Vec<f64> {
+    let floor = f64::from(crate::ops::attack_step::NORM_FLOOR);
+    let dn = l2_norms_ref(d, per_image);
+    let delta: Vec<f64> = (0..x.len())
+        .map(|i| xa[i] - alpha / (dn[i / per_image] + floor) * d[i] - x[i])
+        .collect();
+    let deln = l2_norms_ref(&delta, per_image);
+    (0..x.len())
+        .map(|i| {
+            let f = (eps / (deln[i / per_image] + floor)).min(1.0);
+            (x[i] + f * delta[i]).clamp(0.0, 1.0)
+        })
+        .collect()
+}
