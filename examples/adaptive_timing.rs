@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (t_before, plain) = time_plain()?;
     let adaptive = Adaptive::standard(&model)?;
     let t0 = Instant::now();
-    let (worst, each) = attack_dataset_worst(&model, &ds, &indices, &pcfg, &acfg, &adaptive, None)?;
+    let (worst, each) = attack_dataset_worst(&model, &ds, &indices, &pcfg, &acfg, &adaptive, None, None)?;
     let t_adaptive = t0.elapsed().as_secs_f64();
     // The plain attack again: the machine's load may have changed meanwhile.
     let (t_after, _) = time_plain()?;

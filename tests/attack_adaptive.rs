@@ -401,7 +401,8 @@ fn over_a_dataset_the_worst_case_scores_at_least_as_high_as_each_surrogate_under
     let c = cfg("msu-ifgsm", 4.0, 2, 1);
     let mut adaptive = Adaptive::standard(&model).unwrap();
     adaptive.defense = Defense::Jpeg { quality: 90 };
-    let (worst, each) = attack_dataset_worst(&model, &ds, &[0, 1, 2], &pcfg, &c, &adaptive, None).unwrap();
+    let (worst, each) =
+        attack_dataset_worst(&model, &ds, &[0, 1, 2], &pcfg, &c, &adaptive, None, None).unwrap();
     assert_eq!(each.len(), adaptive.surrogates.len());
     assert!(worst.max_linf <= f64::from(c.eps) + 1e-6, "{}", worst.max_linf);
     for (name, s) in &each {

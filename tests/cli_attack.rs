@@ -229,11 +229,10 @@ fn cli_attack_refuses_bad_arguments_before_any_work() {
     let d = dir.path();
     setup(d);
     std::fs::write(d.join("file"), b"x").unwrap();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--norm", "l1"], "unknown norm"),
         (&["--norm", "l2", "--save-adv", "adv"], "--save-adv"),
         (&["--jpeg", "0"], "quality"),
-        (&["--adaptive", "--save-adv", "adv"], "--save-adv"),
         (&["--shard", "2/2"], "out of range"),
         (&["--shard", "1/0"], "at least 1"),
         (&["--save-adv", "file"], "not a folder"),
@@ -277,6 +276,8 @@ fn cli_attack_adaptive_and_jpeg_add_their_rows() {
         "1",
         "--csv",
         "a.csv",
+        "--save-adv",
+        "adv",
     ];
     let stdout = ok(&cprl(d, &args));
     assert!(stdout.contains("reflect worst"), "{stdout}");
@@ -287,6 +288,15 @@ fn cli_attack_adaptive_and_jpeg_add_their_rows() {
     let dist = column(&rows, "reflection_distance");
     let (plain, worst): (f64, f64) = (dist[0].parse().unwrap(), dist[1].parse().unwrap());
     assert!(worst <= plain + 1e-6, "worst {worst} > plain {plain}");
+    // --save-adv keeps the worst case's crops, one per image, within the budget.
+    let crops = csv_rows(&d.join("adv/0_ck/reflect_worst/eps_4/crops.csv"));
+    assert_eq!(crops.len(), 7, "a header and one crop per readable image");
+    for v in column(&crops, "linf_255") {
+        assert!(
+            v.parse::<f64>().unwrap() <= 4.0 + 1e-4,
+            "saved {v}/255 from clean"
+        );
+    }
     let args = ["--attack", "pgd", "--eps", "4", "--jpeg", "90", "--csv", "j.csv"];
     ok(&cprl(d, &args));
     let rows = csv_rows(&d.join("j.csv"));

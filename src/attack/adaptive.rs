@@ -20,10 +20,10 @@ use std::time::Instant;
 
 use indicatif::ProgressBar;
 
-use super::run::AttackScores;
+use super::run::{AttackScores, CropSink, Tally, for_each_batch};
 use super::{AttackConfig, Defense, Goal, attack_defended, defended_scores};
+use crate::data::Dataset;
 use crate::data::rng::SplitMix64;
-use crate::data::{Dataset, Loader, Mode};
 use crate::error::{Error, Result};
 use crate::infer::PredictConfig;
 use crate::nn::{Cprl, CprlConfig};
@@ -304,66 +304,13 @@ fn clone_candidate(c: &Candidate) -> Candidate {
     }
 }
 
-/// Per-image sums of crop scores over a dataset's batches, for [`AttackScores`].
-struct Tally {
-    clean: Vec<f64>,
-    attacked: Vec<f64>,
-    counts: Vec<usize>,
-    moved: AttackScores,
-    seconds: f64,
-    crops: usize,
-}
-
-impl Tally {
-    fn new(n: usize) -> Tally {
-        Tally {
-            clean: vec![0.0; n],
-            attacked: vec![0.0; n],
-            counts: vec![0; n],
-            moved: AttackScores::default(),
-            seconds: 0.0,
-            crops: 0,
-        }
-    }
-
-    /// Adds one batch: the crops of `samples` (image indices), their clean scores, the
-    /// attacked candidate, the clean crops `x` (for the budget check) and the time.
-    fn add(&mut self, samples: &[usize], s0: &[f32], c: &Candidate, x: &Tensor, seconds: f64) -> Result<()> {
-        self.moved
-            .observe(&c.images.sub(x)?.to_vec()?, x.numel() / samples.len().max(1));
-        for (k, &i) in samples.iter().enumerate() {
-            self.clean[i] += f64::from(s0[k]);
-            self.attacked[i] += f64::from(c.scores[k]);
-            self.counts[i] += 1;
-        }
-        self.crops += samples.len();
-        self.seconds += seconds;
-        Ok(())
-    }
-
-    /// Per-image means (NaN where no crop came) and the rate.
-    fn finish(&self) -> AttackScores {
-        let mean = |v: &[f64]| -> Vec<f64> {
-            v.iter()
-                .zip(&self.counts)
-                .map(|(&s, &c)| if c == 0 { f64::NAN } else { s / c as f64 })
-                .collect()
-        };
-        AttackScores {
-            clean: mean(&self.clean),
-            attacked: mean(&self.attacked),
-            max_linf: self.moved.max_linf,
-            max_rms: self.moved.max_rms,
-            crops_per_s: self.crops as f64 / self.seconds.max(1e-9),
-        }
-    }
-}
-
 /// [`super::run::attack_dataset`] as an adaptive attack: every crop of the samples
 /// `indices` of `ds` attacked through each surrogate of `adaptive` (with its
 /// restarts), scored by the defended `model`. Gives the worst case per crop (its rate
 /// counts every surrogate's time) and each surrogate's own scores by name, so a table
-/// can show which surrogate was strongest.
+/// can show which surrogate was strongest. `sink`, when given, gets every batch's
+/// clean and worst-case crops.
+#[allow(clippy::too_many_arguments)]
 pub fn attack_dataset_worst(
     model: &Cprl,
     ds: &Dataset,
@@ -372,34 +319,27 @@ pub fn attack_dataset_worst(
     acfg: &AttackConfig,
     adaptive: &Adaptive,
     progress: Option<&ProgressBar>,
+    mut sink: Option<CropSink>,
 ) -> Result<(AttackScores, Vec<(String, AttackScores)>)> {
-    acfg.validate()?;
-    if pcfg.crop == 0 || pcfg.batch == 0 {
-        return Err(Error::Invalid("attack: crop and batch must be positive".into()));
-    }
-    let gpu = model.head.fc1.weight.gpu().clone();
-    let mode = Mode::Eval {
-        max_per_side: pcfg.max_per_side,
-    };
-    let loader = Loader::new(ds, indices, pcfg.loader_config(), mode);
-    if let Some(p) = progress {
-        p.set_length(indices.len() as u64);
-    }
     let n = indices.len();
     let mut worst = Tally::new(n);
     let mut each: Vec<Tally> = adaptive.surrogates.iter().map(|_| Tally::new(n)).collect();
-    for (b, batch) in loader.epoch(0).enumerate() {
-        let x = batch.to_device(&gpu)?.images;
-        let wc = worst_case(model, &x, acfg, adaptive, b as u64)?;
+    for_each_batch(model, ds, indices, pcfg, acfg, progress, |b, samples, x| {
+        let wc = worst_case(model, x, acfg, adaptive, b)?;
         let total: f64 = wc.seconds.iter().sum();
-        worst.add(&batch.samples, &wc.clean, &wc.worst, &x, total)?;
+        let sink = sink.as_deref_mut();
+        worst.add(
+            samples,
+            (&wc.clean, &wc.worst.scores),
+            (x, &wc.worst.images),
+            total,
+            sink,
+        )?;
         for ((t, c), &sec) in each.iter_mut().zip(&wc.per_surrogate).zip(&wc.seconds) {
-            t.add(&batch.samples, &wc.clean, c, &x, sec)?;
+            t.add(samples, (&wc.clean, &c.scores), (x, &c.images), sec, None)?;
         }
-        if let (Some(p), Some(&last)) = (progress, batch.samples.last()) {
-            p.set_position(last as u64 + 1);
-        }
-    }
+        Ok(())
+    })?;
     let named = adaptive
         .surrogates
         .iter()

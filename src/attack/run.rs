@@ -110,59 +110,119 @@ pub fn attack_dataset_with(
     progress: Option<&ProgressBar>,
     mut sink: Option<CropSink>,
 ) -> Result<AttackScores> {
+    let mut tally = Tally::new(indices.len());
+    for_each_batch(model, ds, indices, pcfg, acfg, progress, |b, samples, x| {
+        let t0 = std::time::Instant::now();
+        let xa = attack(model, x, acfg, b)?;
+        let s0 = scores(model, x)?.to_vec()?;
+        let sa = scores(model, &xa)?.to_vec()?;
+        let seconds = t0.elapsed().as_secs_f64();
+        tally.add(samples, (&s0, &sa), (x, &xa), seconds, sink.as_deref_mut())
+    })?;
+    Ok(tally.finish())
+}
+
+/// The batches of an attack over the samples `indices` of `ds`: the settings checked,
+/// the evaluation crop grid loaded batch by batch onto `model`'s device, `f` called
+/// with each batch's number, the image index of each crop and the crops, and the
+/// progress moved on.
+pub(crate) fn for_each_batch(
+    model: &Cprl,
+    ds: &Dataset,
+    indices: &[usize],
+    pcfg: &PredictConfig,
+    acfg: &AttackConfig,
+    progress: Option<&ProgressBar>,
+    mut f: impl FnMut(u64, &[usize], &Tensor) -> Result<()>,
+) -> Result<()> {
     acfg.validate()?;
     if pcfg.crop == 0 || pcfg.batch == 0 {
         return Err(Error::Invalid("attack: crop and batch must be positive".into()));
     }
     let gpu = model.head.fc1.weight.gpu().clone();
-    let loader = Loader::new(
-        ds,
-        indices,
-        pcfg.loader_config(),
-        Mode::Eval {
-            max_per_side: pcfg.max_per_side,
-        },
-    );
+    let mode = Mode::Eval {
+        max_per_side: pcfg.max_per_side,
+    };
+    let loader = Loader::new(ds, indices, pcfg.loader_config(), mode);
     if let Some(p) = progress {
         p.set_length(indices.len() as u64);
     }
-    let n = indices.len();
-    let (mut clean, mut attacked, mut counts) = (vec![0.0f64; n], vec![0.0f64; n], vec![0usize; n]);
-    let mut moved = AttackScores::default();
-    let (mut crops, t0) = (0usize, std::time::Instant::now());
     for (b, batch) in loader.epoch(0).enumerate() {
         let x = batch.to_device(&gpu)?.images;
-        let xa = attack(model, &x, acfg, b as u64)?;
-        let s0 = scores(model, &x)?.to_vec()?;
-        let sa = scores(model, &xa)?.to_vec()?;
-        moved.observe(&xa.sub(&x)?.to_vec()?, x.numel() / batch.samples.len().max(1));
-        if let Some(sink) = sink.as_mut() {
-            let crop_no = crop_numbers(&batch.samples, &counts);
-            sink(crops_of(&batch.samples, crop_no, &x, &xa)?)?;
-        }
-        for (k, &i) in batch.samples.iter().enumerate() {
-            clean[i] += f64::from(s0[k]);
-            attacked[i] += f64::from(sa[k]);
-            counts[i] += 1;
-        }
-        crops += batch.samples.len();
+        f(b as u64, &batch.samples, &x)?;
         if let (Some(p), Some(&last)) = (progress, batch.samples.last()) {
             p.set_position(last as u64 + 1);
         }
     }
-    let mean = |v: &[f64]| -> Vec<f64> {
-        v.iter()
-            .zip(&counts)
-            .map(|(&s, &c)| if c == 0 { f64::NAN } else { s / c as f64 })
-            .collect()
-    };
-    Ok(AttackScores {
-        clean: mean(&clean),
-        attacked: mean(&attacked),
-        max_linf: moved.max_linf,
-        max_rms: moved.max_rms,
-        crops_per_s: crops as f64 / t0.elapsed().as_secs_f64().max(1e-9),
-    })
+    Ok(())
+}
+
+/// Per-image sums of crop scores over a dataset's batches, for [`AttackScores`].
+pub(crate) struct Tally {
+    clean: Vec<f64>,
+    attacked: Vec<f64>,
+    counts: Vec<usize>,
+    moved: AttackScores,
+    seconds: f64,
+    crops: usize,
+}
+
+impl Tally {
+    pub(crate) fn new(n: usize) -> Tally {
+        Tally {
+            clean: vec![0.0; n],
+            attacked: vec![0.0; n],
+            counts: vec![0; n],
+            moved: AttackScores::default(),
+            seconds: 0.0,
+            crops: 0,
+        }
+    }
+
+    /// Adds one batch: the crops of `samples` (image indices), their clean and
+    /// attacked `scores`, the clean and adversarial crops `images` (for the budget
+    /// check, and for the sink when there is one) and the seconds the attack took.
+    pub(crate) fn add(
+        &mut self,
+        samples: &[usize],
+        scores: (&[f32], &[f32]),
+        images: (&Tensor, &Tensor),
+        seconds: f64,
+        sink: Option<&mut (dyn FnMut(AttackedCrops) -> Result<()> + '_)>,
+    ) -> Result<()> {
+        let (x, xa) = images;
+        self.moved
+            .observe(&xa.sub(x)?.to_vec()?, x.numel() / samples.len().max(1));
+        if let Some(sink) = sink {
+            let crop_no = crop_numbers(samples, &self.counts);
+            sink(crops_of(samples, crop_no, x, xa)?)?;
+        }
+        for (k, &i) in samples.iter().enumerate() {
+            self.clean[i] += f64::from(scores.0[k]);
+            self.attacked[i] += f64::from(scores.1[k]);
+            self.counts[i] += 1;
+        }
+        self.crops += samples.len();
+        self.seconds += seconds;
+        Ok(())
+    }
+
+    /// Per-image means (NaN where no crop came) and the rate.
+    pub(crate) fn finish(&self) -> AttackScores {
+        let mean = |v: &[f64]| -> Vec<f64> {
+            v.iter()
+                .zip(&self.counts)
+                .map(|(&s, &c)| if c == 0 { f64::NAN } else { s / c as f64 })
+                .collect()
+        };
+        AttackScores {
+            clean: mean(&self.clean),
+            attacked: mean(&self.attacked),
+            max_linf: self.moved.max_linf,
+            max_rms: self.moved.max_rms,
+            crops_per_s: self.crops as f64 / self.seconds.max(1e-9),
+        }
+    }
 }
 
 /// Each crop's number within its image: the image's crops in earlier batches

@@ -128,7 +128,7 @@ pub fn robustness_pass(
                 let found = match adaptive.as_ref().filter(|_| plan.adaptive.contains(attack)) {
                     Some(ad) => {
                         let (worst, each) =
-                            attack_dataset_worst(model, ds, images, &pcfg, &cfg, ad, Some(&progress))?;
+                            attack_dataset_worst(model, ds, images, &pcfg, &cfg, ad, Some(&progress), None)?;
                         let plain = each.iter().find(|(n, _)| n == "as trained").map(|(_, s)| s);
                         let plain = plain.expect("the surrogates start with the model as trained");
                         let strongest = strongest(&worst, &each);

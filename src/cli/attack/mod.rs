@@ -109,7 +109,9 @@ pub struct AttackArgs {
     /// DIR/<k>_<checkpoint>/<attack>/eps_<eps>/ with crops.csv (crops_<i>of<n>.csv
     /// with --shard): each file's PSNR and SSIM against its clean crop and its L_inf
     /// distance. Values are rounded to 1/255, towards the clean value where rounding
-    /// would leave eps, so each saved crop stays within eps.
+    /// would leave eps, so each saved crop stays within eps. With --adaptive or
+    /// --jpeg the worst case's crops are saved (under `<attack> worst`), unpurified.
+    /// Not with --norm l2.
     #[arg(long, value_name = "DIR")]
     save_adv: Option<PathBuf>,
     /// Also attack each model with a gate or SortMask adaptively: the gradient from
@@ -234,11 +236,6 @@ impl Plan {
                 "--save-adv keeps every saved crop within an L_inf budget; with --norm l2 rounding to 1/255 could leave the L_2 one, so crops are not saved: run with --norm linf to save them"
             );
         }
-        if (a.adaptive || a.jpeg.is_some()) && a.save_adv.is_some() {
-            bail!(
-                "--save-adv does not save the crops of --adaptive or --jpeg runs yet; run without them to save crops"
-            );
-        }
         if a.jpeg.is_some_and(|q| !(1..=100).contains(&q)) {
             bail!("--jpeg: the quality must be in 1..=100");
         }
@@ -355,7 +352,7 @@ pub fn run(a: &AttackArgs) -> Result<()> {
             for &e in &plan.eps {
                 let cfg = plan.config(a, n, e)?;
                 let found = match &m.adaptive {
-                    Some(ad) => attack_adaptive(&im, &m, ad, cfg, e)?,
+                    Some(ad) => attack_adaptive(a, &im, &m, ad, cfg, e)?,
                     None => vec![attack_one(a, &im, &m, cfg, e)?],
                 };
                 for (row, run) in found {
@@ -399,31 +396,62 @@ fn attack_one(
 
 /// One model under one attack at one budget as an adaptive attack (and through its
 /// purification, if any): the plain attack's row (the model as trained, through the
-/// purification) and, with more than one surrogate, the worst case's.
+/// purification) and, with more than one surrogate, the worst case's. With
+/// --save-adv the worst case's crops are saved (the plain attack's when it is the
+/// only one).
 fn attack_adaptive(
+    a: &AttackArgs,
     im: &Images,
     m: &Model,
     ad: &Adaptive,
     cfg: AttackConfig,
     e: f32,
 ) -> Result<Vec<(Option<Row>, Run)>> {
-    let progress = bar(&format!("{} eps {e}/255 adaptive", cfg.name));
-    let (worst, each) =
-        attack_dataset_worst(&m.model, &im.ds, &im.indices, &m.pcfg, &cfg, ad, Some(&progress))?;
-    progress.finish_and_clear();
     let suffix = match ad.defense {
         Defense::None => String::new(),
         d => format!(" {}", d.name()),
     };
+    let has_worst = ad.surrogates.len() > 1 || ad.restarts > 1;
+    let saved_as = format!("{}{suffix}{}", cfg.name, if has_worst { " worst" } else { "" });
+    let mut saver = match &a.save_adv {
+        Some(dir) => Some(AdvSaver::new(
+            &adv_dir(dir, m.k, m.path, &saved_as, e),
+            im,
+            cfg.eps,
+        )?),
+        None => None,
+    };
+    let progress = bar(&format!("{} eps {e}/255 adaptive", cfg.name));
+    let (ds, indices) = (&im.ds, &im.indices);
+    let (worst, each) = match saver.as_mut() {
+        Some(saver) => {
+            let mut save = |c: AttackedCrops| saver.save(c);
+            let sink: CropSink = &mut save;
+            attack_dataset_worst(
+                &m.model,
+                ds,
+                indices,
+                &m.pcfg,
+                &cfg,
+                ad,
+                Some(&progress),
+                Some(sink),
+            )?
+        }
+        None => attack_dataset_worst(&m.model, ds, indices, &m.pcfg, &cfg, ad, Some(&progress), None)?,
+    };
+    progress.finish_and_clear();
+    if let Some(saver) = saver {
+        saver.finish()?;
+    }
     let named = |name: String| AttackConfig { name, ..cfg.clone() };
     let mut out = Vec::new();
     if let Some((_, plain)) = each.iter().find(|(n, _)| n == "as trained") {
         let c = named(format!("{}{suffix}", cfg.name));
         out.push(finish_row(im, m, c, e, plain.clone())?);
     }
-    if ad.surrogates.len() > 1 || ad.restarts > 1 {
-        let c = named(format!("{}{suffix} worst", cfg.name));
-        out.push(finish_row(im, m, c, e, worst)?);
+    if has_worst {
+        out.push(finish_row(im, m, named(saved_as), e, worst)?);
     }
     Ok(out)
 }
