@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::peers::Peers;
+
 use cprl::Gpu;
 
 /// One benchmark row's identity and work.
@@ -31,6 +33,8 @@ pub struct Harness {
     /// `--shape=TEXT`: only rows whose shape contains TEXT.
     pub shape: Option<String>,
     failures: usize,
+    /// Peer timings on this CPU (`tools/peers/bench.py`), for the "vs peer" column.
+    peers: Peers,
 }
 
 /// `validate` returns Err(description) when the kernel disagrees with the reference.
@@ -57,6 +61,7 @@ impl Harness {
             time_invalid,
             shape,
             failures: 0,
+            peers: Peers::load(),
         }
     }
 
@@ -81,8 +86,8 @@ impl Harness {
             }
         );
         println!(
-            "{:<22} {:<28} {:<16} {:>10} {:>8} {:>10} {:>9} {:>9} {:>9}",
-            "op", "shape", "variant", "ms", "spread%", "GFLOP/s", "GB/s", "vs cpu", "Gelem/s"
+            "{:<22} {:<28} {:<16} {:>10} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9}",
+            "op", "shape", "variant", "ms", "spread%", "GFLOP/s", "GB/s", "vs cpu", "Gelem/s", "vs peer"
         );
     }
 
@@ -160,8 +165,11 @@ impl Harness {
         let gflops = (case.flops > 0.0).then(|| case.flops / median / 1e9);
         let gbs = (case.bytes > 0.0).then(|| case.bytes / median / 1e9);
         let gelems = (case.elems > 0.0).then(|| case.elems / median / 1e9);
+        let peer = self.peers.get(case.op, &case.shape).cloned();
+        // Peer time over ours: above 1, cprl is faster.
+        let vs_peer = peer.as_ref().map(|p| p.ms / (median * 1e3));
         println!(
-            "{:<22} {:<28} {:<16} {:>10.4} {:>8.1} {:>10} {:>9} {:>9} {:>9}",
+            "{:<22} {:<28} {:<16} {:>10.4} {:>8.1} {:>10} {:>9} {:>9} {:>9} {:>9}",
             case.op,
             case.shape,
             case.variant,
@@ -171,8 +179,23 @@ impl Harness {
             gbs.map_or("-".into(), |g| format!("{g:.2}")),
             cpu.map_or("-".into(), |c| format!("{:.1}x", c / median)),
             gelems.map_or("-".into(), |g| format!("{g:.3}")),
+            vs_peer.map_or("-".into(), |r| format!("{r:.2}x")),
         );
         self.json(&case, Some((median, spread, gflops, gbs)), cpu, None);
+        if let (Some(p), Some(r)) = (peer, vs_peer) {
+            let v = serde_json::json!({
+                "bench": "cprl-kernels-vs-peer",
+                "op": case.op,
+                "shape": case.shape,
+                "variant": case.variant,
+                "ms": median * 1e3,
+                "peer": p.name,
+                "peer_ms": p.ms,
+                "peer_over_ours": r,
+                "cpu": crate::peers::cpu_model(),
+            });
+            println!("JSON {v}");
+        }
     }
 
     fn json(

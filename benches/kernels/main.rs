@@ -17,6 +17,7 @@ mod harness;
 mod loss_optim;
 mod matmul;
 mod norm;
+mod peers;
 mod pool;
 mod softrank;
 mod softrank_misc;

@@ -1,6 +1,7 @@
 //! PAV soft rank rows: every version, forward and forward + backward, l2, strength 1,
 //! over B in {1, 64, 256, 2048} x n in {64, 256, 1024, 2048, 3136, 4096} (`--quick`:
-//! B = 256, n in {256, 1024, 4096}). Each version is validated against the f64
+//! B = 256, n in {256, 1024, 4096}), and kl at B = 256, n in {256, 1024, 4096} (the
+//! rows `tools/peers/bench.py` times torchsort on). Each version is validated against the f64
 //! reference first (ranks; dx against the reference backward on the block structure
 //! the kernel saved, since f32 and f64 may split a near-tie of block values differently).
 //!
@@ -30,8 +31,13 @@ pub fn bench(h: &mut Harness) {
     for &n in ns {
         for &b in bs {
             for wide in [false, true] {
-                rows(h, b, n, wide);
+                rows(h, b, n, wide, Regularization::L2);
             }
+        }
+    }
+    for n in [256, 1024, 4096] {
+        for wide in [false, true] {
+            rows(h, 256, n, wide, Regularization::Kl);
         }
     }
 }
@@ -39,8 +45,7 @@ pub fn bench(h: &mut Harness) {
 /// One (B, n) of every version. Values in [-1, 1) pool each row into one block at
 /// strength 1 (the sort order then barely matters to the result); `wide` spreads them
 /// over [-n/2, n/2), where blocks are short and every phase of the kernels does work.
-fn rows(h: &mut Harness, b: usize, n: usize, wide: bool) {
-    let reg = Regularization::L2;
+fn rows(h: &mut Harness, b: usize, n: usize, wide: bool, reg: Regularization) {
     let strength = 1.0f32;
     let order = Order::Ascending;
     let gpu = h.gpu.clone();
@@ -59,10 +64,11 @@ fn rows(h: &mut Harness, b: usize, n: usize, wide: bool) {
         }
         for with_backward in [false, true] {
             let case = Case {
-                op: if with_backward {
-                    "softrank.pav.l2.fwd+bwd"
-                } else {
-                    "softrank.pav.l2.fwd"
+                op: match (reg, with_backward) {
+                    (Regularization::L2, true) => "softrank.pav.l2.fwd+bwd",
+                    (Regularization::L2, false) => "softrank.pav.l2.fwd",
+                    (Regularization::Kl, true) => "softrank.pav.kl.fwd+bwd",
+                    (Regularization::Kl, false) => "softrank.pav.kl.fwd",
                 },
                 shape: format!("B={b} n={n}{}", if wide { " wide" } else { "" }),
                 variant: format!("{v:?}"),

@@ -1,0 +1,89 @@
+//! Peer timings from `tools/peers/bench.py` (torch, torchsort), read from
+//! `target/peers.jsonl` or the file `CPRL_PEERS` names, so each benchmark row with a
+//! peer also prints the ratio peer time / our time (above 1: we are faster).
+//!
+//! A ratio holds only when both sides ran on the same CPU (lavapipe and torch both run
+//! on it; the same kernels differ 4x between CPU families), so the file's rows count
+//! only when its CPU model is this machine's. Both should be measured in one session
+//! on a quiet machine; the file records when it was measured.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// One peer's time for one benchmark row.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub name: String,
+    pub ms: f64,
+}
+
+#[derive(Default)]
+pub struct Peers {
+    rows: HashMap<(String, String), Peer>,
+}
+
+/// This machine's CPU model, the `model name` of /proc/cpuinfo (what lscpu prints).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl Peers {
+    /// The peers file's rows measured on this CPU model; none (with a line saying
+    /// why) when the file is absent, unreadable or from another CPU.
+    pub fn load() -> Peers {
+        let path = std::env::var_os("CPRL_PEERS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/peers.jsonl"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Peers::default();
+        };
+        let here = cpu_model();
+        let mut peers = Peers::default();
+        let (mut other_cpu, mut when) = (None, None);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                println!("peers: {} has a line that is not JSON; ignored", path.display());
+                continue;
+            };
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+            if field("cpu") != here {
+                other_cpu = Some(field("cpu"));
+                continue;
+            }
+            when = Some(field("when"));
+            if let Some(ms) = v.get("ms").and_then(serde_json::Value::as_f64) {
+                peers.rows.insert(
+                    (field("op"), field("shape")),
+                    Peer {
+                        name: field("peer"),
+                        ms,
+                    },
+                );
+            }
+        }
+        match (other_cpu, peers.rows.len()) {
+            (Some(cpu), 0) => println!(
+                "peers: {} was measured on {cpu:?}, this machine is {here:?}: no ratios (run tools/peers/bench.py here)",
+                path.display()
+            ),
+            (_, n) => println!(
+                "peers: {n} rows from {} (CPU {here:?}, measured {})",
+                path.display(),
+                when.unwrap_or_default()
+            ),
+        }
+        peers
+    }
+
+    pub fn get(&self, op: &str, shape: &str) -> Option<&Peer> {
+        self.rows.get(&(op.to_string(), shape.to_string()))
+    }
+}
