@@ -247,13 +247,12 @@ fn inputs(rows: Rows, salt: u64, b: usize, n: usize, strength: f32) -> Vec<f32> 
     }
 }
 
-/// The rank tolerance (absolute, relative) for the inputs. `Wide` keys reach n / 2:
-/// l2 sums them (absolute rounding of ~eps n / 2 per term), kl takes exponentials of
-/// their differences (relative rounding of ~eps n / 2: measured 4e-5 at n = 4096).
+/// The rank tolerance (absolute, relative) for the inputs ([`r::tolerance::ranks`]):
+/// `Wide` keys reach n / 2 in units of the strength.
 fn rows_tol(rows: Rows, n: usize) -> (f64, f64) {
     match rows {
-        Rows::Ties => (rank_atol(n), 1e-5),
-        Rows::Wide => (rank_atol(n) + 4e-6 * n as f64 / 2.0, 1e-5 + 1e-7 * n as f64 / 2.0),
+        Rows::Ties => r::tolerance::ranks(n, 0.0),
+        Rows::Wide => r::tolerance::ranks(n, n as f64 / 2.0),
     }
 }
 
@@ -263,12 +262,6 @@ fn setting(k: usize) -> (Regularization, f32, Order) {
     let strength = [0.1f32, 1.0, 10.0, 0.01][(k / 2) % 4];
     let order = [Order::Ascending, Order::Descending][(k / 3) % 2];
     (reg, strength, order)
-}
-
-/// The f32 tolerance of a rank of a row of n: l2 ranks are s - v with v a mean of up to
-/// n keys and w values of size n, so rounding grows with n; kl adds exp/log (~1e-6).
-fn rank_atol(n: usize) -> f64 {
-    2e-5 * (1.0 + n as f64 / 256.0)
 }
 
 fn forward_matches_ref(version: PavVersion, shapes: &[(usize, usize)], rows: Rows) {
@@ -360,9 +353,8 @@ fn backward_matches_ref(version: PavVersion, shapes: &[(usize, usize)], rows: Ro
             strength as f64,
             order,
         );
-        // dx = scale * (g - block mean), |g| <= 1: f32 rounding of the block sums, and
-        // for kl of r / sum(w), relative to the size of dx.
-        assert_tensor(&what, grads.of(&x).unwrap(), &want, 2e-5 * mag(&want), 1e-4);
+        let (atol, rtol) = r::tolerance::backward(&want);
+        assert_tensor(&what, grads.of(&x).unwrap(), &want, atol, rtol);
     }
 }
 

@@ -81,14 +81,14 @@ fn rows(h: &mut Harness, b: usize, n: usize, wide: bool, reg: Regularization) {
                 let run = pav::run_version(&x, with_backward.then_some(&g), reg, strength, order, v)
                     .map_err(|e| e.to_string())?;
                 let ranks = run.ranks.to_vec().map_err(|e| e.to_string())?;
-                // The tests' tolerance (rounding of block sums grows with n), plus
-                // f32 rounding of sums of values as large as the spread.
-                let atol = 2e-5 * (1.0 + n as f64 / 256.0) + 4e-6 * (spread / strength) as f64;
-                check(&ranks, &want.ranks, atol, 1e-5).map_err(|e| format!("ranks: {e}"))?;
+                // The tests' tolerance: keys reach |x / strength| = spread.
+                let (atol, rtol) = r::tolerance::ranks(n, f64::from(spread / strength));
+                check(&ranks, &want.ranks, atol, rtol).map_err(|e| format!("ranks: {e}"))?;
                 if let Some(dx) = &run.dx {
                     let perm = run.saved_perm().map_err(|e| e.to_string())?;
                     let dx_want = backward_on_saved(&perm, &ranks, &g64, b, n, reg, strength, order);
-                    check(&dx.to_vec().map_err(|e| e.to_string())?, &dx_want, 1e-4, 1e-4)
+                    let (atol, rtol) = r::tolerance::backward(&dx_want);
+                    check(&dx.to_vec().map_err(|e| e.to_string())?, &dx_want, atol, rtol)
                         .map_err(|e| format!("dx: {e}"))?;
                 }
                 Ok(())
