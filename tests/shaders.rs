@@ -61,7 +61,7 @@ fn a_broken_shader_is_reported_with_its_line() {
 
 /// Shaders kept as a base shader plus their differences (tools/variants/*.variant):
 /// each committed file must be what tools/variants/apply.py makes, so that an edit of
-/// the base reaches the variant. Needs python3 (skipped without it).
+/// the base reaches the variant. Needs python3 (see [`python3_or_skip`]).
 #[test]
 fn shader_variants_are_up_to_date() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -79,16 +79,16 @@ fn shader_variants_are_up_to_date() {
             .find_map(|l| l.strip_prefix("//@@ out "))
             .unwrap_or_else(|| panic!("{}: no '//@@ out' line", variant.display()));
         let made = std::env::temp_dir().join(format!("cprl_variant_{}.wgsl", std::process::id()));
-        let status = std::process::Command::new("python3")
+        let Some(mut python) = python3_or_skip("shader_variants_are_up_to_date") else {
+            return;
+        };
+        let status = python
             .arg(root.join("tools/variants/apply.py"))
             .arg(&variant)
             .arg(root)
             .arg(&made)
-            .status();
-        let Ok(status) = status else {
-            eprintln!("python3 not found: shader_variants_are_up_to_date skipped");
-            return;
-        };
+            .status()
+            .expect("python3 ran a moment ago");
         assert!(
             status.success(),
             "{}: apply.py failed: {status}",
@@ -107,19 +107,19 @@ fn shader_variants_are_up_to_date() {
 
 /// The generated small-channel backward-data shaders (tools/conv2d/gen_bd_small.py) are
 /// what the generator makes, so an edit of the generator reaches them. Needs python3
-/// (skipped without it).
+/// (see [`python3_or_skip`]).
 #[test]
 fn generated_conv2d_shaders_are_up_to_date() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for version in ["5", "6"] {
-        let out = std::process::Command::new("python3")
-            .arg(root.join("tools/conv2d/gen_bd_small.py"))
-            .arg(version)
-            .output();
-        let Ok(out) = out else {
-            eprintln!("python3 not found: generated_conv2d_shaders_are_up_to_date skipped");
+        let Some(mut python) = python3_or_skip("generated_conv2d_shaders_are_up_to_date") else {
             return;
         };
+        let out = python
+            .arg(root.join("tools/conv2d/gen_bd_small.py"))
+            .arg(version)
+            .output()
+            .expect("python3 ran a moment ago");
         assert!(
             out.status.success(),
             "gen_bd_small.py {version} failed: {}",
@@ -132,4 +132,25 @@ fn generated_conv2d_shaders_are_up_to_date() {
             "{file} is not what tools/conv2d/gen_bd_small.py {version} makes: run tools/conv2d/regen.sh"
         );
     }
+}
+
+/// A `python3` command for the generator checks. Without python3 the check fails with
+/// the reason (a silent skip would let a stale generated shader through), unless
+/// `CPRL_SKIP_PYTHON=1` asks to skip it, which is then said on stderr.
+fn python3_or_skip(test: &str) -> Option<std::process::Command> {
+    let found = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(std::process::Command::new("python3"));
+    }
+    if std::env::var("CPRL_SKIP_PYTHON").is_ok_and(|v| v == "1") {
+        eprintln!("python3 not found: {test} skipped (CPRL_SKIP_PYTHON=1)");
+        return None;
+    }
+    panic!(
+        "{test} needs python3 to check that generated shaders are current: install it \
+         (apt-get install python3) or set CPRL_SKIP_PYTHON=1 to skip this check"
+    );
 }
