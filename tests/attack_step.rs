@@ -129,7 +129,7 @@ fn l2_norms_match_reference() {
         let want = l2_norms_ref(&h, per_image(shape));
         assert_tensor(
             &format!("l2_norms {shape:?}"),
-            &l2_norms(&t).unwrap(),
+            &l2_norms(&t, false).unwrap(),
             &want,
             1e-6,
             1e-5,

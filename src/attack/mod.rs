@@ -46,7 +46,7 @@ use crate::autograd::{self, no_grad};
 use crate::data::rng::SplitMix64;
 use crate::error::{Error, Result};
 use crate::nn::Cprl;
-use crate::ops::attack_step::{l2_step, linf_step};
+use crate::ops::attack_step::{NORM_FLOOR, l2_norms, l2_step, linf_step};
 use crate::tensor::Tensor;
 pub use purify::Defense;
 
@@ -303,9 +303,9 @@ pub fn input_gradient(grad: &Cprl, xp: &Tensor, goal: Goal, s0: &Tensor) -> Resu
 
 /// The gradient of -`weight` * SSIM(x, xa), summed over the batch, with respect to the
 /// current images `xa` (the fidelity term of [`Goal::Away`], on the unpurified images).
-pub fn fidelity_gradient(x: &Tensor, xa: &Tensor, weight: f32) -> Result<Tensor> {
+pub fn fidelity_gradient(ssim: &ssim::Ssim, x: &Tensor, xa: &Tensor, weight: f32) -> Result<Tensor> {
     let xv = xa.detach().requires_grad_();
-    let l = ssim::ssim(&x.detach(), &xv)?.sum()?.scale(-weight)?;
+    let l = ssim.of(&x.detach(), &xv)?.sum()?.scale(-weight)?;
     Ok(autograd::backward_to(&l, &[&xv])?.of(&xv)?.clone())
 }
 
@@ -354,8 +354,7 @@ fn start(cfg: &AttackConfig, x: &Tensor, eps: f32, batch_no: u64) -> Result<Tens
             b[0] = x.shape()[0];
             let dir = Tensor::normal(gpu, x.shape(), seed, 0.0, 1.0)?;
             let radius = Tensor::uniform(gpu, &b, seed ^ 0x5244_4955, 0.0, eps)?;
-            let axes: Vec<usize> = (1..x.shape().len()).collect();
-            let norm = dir.square()?.sum_axes(&axes, true)?.sqrt()?.affine(1.0, 1e-10)?;
+            let norm = l2_norms(&dir, true)?.affine(1.0, NORM_FLOOR)?;
             dir.mul(&radius.div(&norm)?)?
         }
         // -1/255 where u < 0, else 0.
@@ -489,14 +488,19 @@ pub fn attack_defended(
         Method::Korhonen => Some(activity::activity_maps(x)?),
         _ => None,
     };
+    // The fidelity term's SSIM, its window uploaded once for every step.
+    let fidelity = match cfg.goal {
+        Goal::Away { ssim_weight } if ssim_weight != 0.0 => {
+            Some((ssim::Ssim::new(x.gpu(), x.shape()[1])?, ssim_weight))
+        }
+        _ => None,
+    };
     let mut xa = start(cfg, x, budget.0, batch_no)?;
     let mut direction = Direction::new(cfg, x)?;
     for _ in 0..cfg.steps {
         let mut g = input_gradient(grad, &defense.purify(&xa)?, cfg.goal, &s0)?;
-        if let Goal::Away { ssim_weight } = cfg.goal
-            && ssim_weight != 0.0
-        {
-            g = g.add(&fidelity_gradient(x, &xa, ssim_weight)?)?;
+        if let Some((ssim, weight)) = &fidelity {
+            g = g.add(&fidelity_gradient(ssim, x, &xa, *weight)?)?;
         }
         let _g = no_grad();
         if let Some(m) = &mask {

@@ -98,14 +98,15 @@ pub fn linf_step(x: &Tensor, xa: &Tensor, d: &Tensor, alpha: f32, eps: f32) -> R
     launch("linf", x, xa, d, None, p)
 }
 
-/// The per-image L_2 norms of `t` (`[B, ..]` -> `[B]`).
-pub fn l2_norms(t: &Tensor) -> Result<Tensor> {
+/// The per-image L_2 norms of `t`: `[B, ..]` -> `[B]`, or `[B, 1, ..]` with `keepdim`
+/// (to broadcast against `t`).
+pub fn l2_norms(t: &Tensor, keepdim: bool) -> Result<Tensor> {
     let axes: Vec<usize> = (1..t.shape().len()).collect();
     let sq = t.square()?;
     let sums = if axes.is_empty() {
         sq
     } else {
-        sq.sum_axes(&axes, false)?
+        sq.sum_axes(&axes, keepdim)?
     };
     sums.sqrt()
 }
@@ -127,11 +128,11 @@ pub fn l2_step(x: &Tensor, xa: &Tensor, d: &Tensor, alpha: f32, eps: f32) -> Res
         alpha,
         eps,
     };
-    let step = Tensor::full(gpu, &[b], alpha)?.div(&l2_norms(d)?.affine(1.0, NORM_FLOOR)?)?;
+    let step = Tensor::full(gpu, &[b], alpha)?.div(&l2_norms(d, false)?.affine(1.0, NORM_FLOOR)?)?;
     let delta = launch("l2_delta", x, xa, d, Some(&step), p)?;
     // min(1, eps / ||delta||); a zero delta has factor 1 (eps / floor, clamped).
     let factor = Tensor::full(gpu, &[b], eps)?
-        .div(&l2_norms(&delta)?.affine(1.0, NORM_FLOOR)?)?
+        .div(&l2_norms(&delta, false)?.affine(1.0, NORM_FLOOR)?)?
         .clamp(0.0, 1.0)?;
     launch("l2_project", x, &delta, &factor, None, p)
 }

@@ -1,16 +1,7 @@
 //! f64 reference of `ops::attack_step`: plain loops over images of `per_image`
 //! elements each.
 
-/// sign with sign(0) = 0, as torch's and WGSL's.
-fn sign(v: f64) -> f64 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
-}
+use super::gate::sign0 as sign;
 
 /// `clip_[0,1](x + clip_eps(xa - alpha sign(d) - x))`, elementwise.
 pub fn linf_step_ref(x: &[f64], xa: &[f64], d: &[f64], alpha: f64, eps: f64) -> Vec<f64> {
