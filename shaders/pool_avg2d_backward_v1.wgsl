@@ -1,7 +1,7 @@
 // pool_avg2d_backward_v1: dx of average pooling, gathered (no atomics, deterministic).
 //
 // bindings
-//   0 uniform Params as in pool_avg2d_forward_v1, with n_in = N*C*H*W first
+//   0 uniform Params as in pool_avg2d_forward_v1, with n = N*C*H*W first
 //   1 storage read       g: array<f32>, [N, C, OH, OW] gradient of the output
 //   2 storage read_write dx: array<f32>, [N, C, H, W]
 // One invocation per input element: it adds g / divisor of every output whose window
@@ -9,7 +9,7 @@
 // likewise): at most ceil(kh/sh) * ceil(kw/sw) iterations. WG 256.
 
 struct Params {
-    n_in: u32,
+    n: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -51,7 +51,7 @@ fn in_bounds(o: u32, k: u32, s: u32, pad: u32, size: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (i >= p.n_in) {
+    if (i >= p.n) {
         return;
     }
     let hw = p.h * p.w;

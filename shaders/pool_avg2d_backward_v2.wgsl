@@ -2,7 +2,7 @@
 // one input row per workgroup row of the grid.
 //
 // bindings
-//   0 uniform Params as in pool_avg2d_forward_v1 (first field: rows per workgroup)
+//   0 uniform Params as in pool_avg2d_forward_v1 (first field n: rows per workgroup)
 //   1 storage read       g: array<f32>, [N, C, OH, OW] gradient of the output
 //   2 storage read_write dx: array<f32>, [N, C, H, W]
 // One invocation per input element: it adds g / divisor of every output whose window
@@ -14,7 +14,7 @@
 // GPUs, 8 on CPU drivers (one SIMD row of lavapipe).
 
 struct Params {
-    rows: u32,
+    n: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -59,8 +59,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (plane >= p.planes) {
         return;
     }
-    let r0 = wid.x * p.rows;
-    let r1 = min(r0 + p.rows, p.h);
+    let r0 = wid.x * p.n;
+    let r1 = min(r0 + p.n, p.h);
     for (var iy = r0; iy < r1; iy = iy + 1u) {
     for (var ix = lid; ix < p.w; ix = ix + WG) {
             let i = (plane * p.h + iy) * p.w + ix;

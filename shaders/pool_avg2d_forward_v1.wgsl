@@ -1,7 +1,7 @@
 // pool_avg2d_forward_v1: average pooling over NCHW planes (floor mode), the naive port.
 //
 // bindings
-//   0 uniform Params { n_out: N*C*OH*OW, h, w, oh, ow, kh, kw, sh, sw, ph, pw,
+//   0 uniform Params { n: N*C*OH*OW, h, w, oh, ow, kh, kw, sh, sw, ph, pw,
 //     include_pad: 1 to divide by kh*kw (torch's default), 0 by the in-bounds count }
 //   1 storage read       x: array<f32>, [N, C, H, W]
 //   2 storage read_write y: array<f32>, [N, C, OH, OW]
@@ -10,7 +10,7 @@
 // WG 256: fewest workgroups.
 
 struct Params {
-    n_out: u32,
+    n: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -38,7 +38,7 @@ override WG: u32 = 256u;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let o = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (o >= p.n_out) {
+    if (o >= p.n) {
         return;
     }
     let per = p.oh * p.ow;

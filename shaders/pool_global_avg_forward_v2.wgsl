@@ -3,17 +3,17 @@
 // pool_global_avg_forward_v1.
 //
 // bindings
-//   0 uniform Params { rows: N*C, len4: H*W / 4, chunk4: vec4s per chunk, n_chunks,
+//   0 uniform Params { rows: N*C, len: H*W / 4, chunk: vec4s per chunk, n_chunks,
 //     scale }
-//   1 storage read       src: array<vec4<f32>>, [rows, len4]
+//   1 storage read       src: array<vec4<f32>>, [rows, len]
 //   2 storage read_write dst: array<f32>, [rows, n_chunks]: scale * chunk sums
 // One invocation per (row, chunk); four running sums (one per component) are added
-// at the end. chunk4 <= 16384 iterations. WG 64.
+// at the end. chunk <= 16384 iterations. WG 64.
 
 struct Params {
     rows: u32,
-    len4: u32,
-    chunk4: u32,
+    len: u32,
+    chunk: u32,
     n_chunks: u32,
     scale: f32,
     _p0: u32,
@@ -36,11 +36,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let r = t / p.n_chunks;
     let k = t % p.n_chunks;
-    let m0 = k * p.chunk4;
-    let m1 = min(p.len4, m0 + p.chunk4);
+    let m0 = k * p.chunk;
+    let m1 = min(p.len, m0 + p.chunk);
     var s = vec4<f32>(0.0);
     for (var m = m0; m < m1; m = m + 1u) {
-        s = s + src[r * p.len4 + m];
+        s = s + src[r * p.len + m];
     }
     dst[t] = ((s.x + s.y) + (s.z + s.w)) * p.scale;
 }

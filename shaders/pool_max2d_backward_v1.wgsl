@@ -1,7 +1,7 @@
 // pool_max2d_backward_v1: dx of max pooling, gathered (no atomics, deterministic).
 //
 // bindings
-//   0 uniform Params { n_in: N*C*H*W, h, w, oh, ow, kh, kw, sh, sw, ph, pw; planes unused }
+//   0 uniform Params { n: N*C*H*W, h, w, oh, ow, kh, kw, sh, sw, ph, pw; planes unused }
 //   1 storage read       g: array<f32>, [N, C, OH, OW] gradient of the output
 //   2 storage read       idx: array<f32>, [N, C, OH, OW] argmax plane indices
 //   3 storage read_write dx: array<f32>, [N, C, H, W]
@@ -10,7 +10,7 @@
 // iterations. WG 256.
 
 struct Params {
-    n_in: u32,
+    n: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -48,7 +48,7 @@ fn first_out(i: u32, k: u32, s: u32, pad: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (i >= p.n_in) {
+    if (i >= p.n) {
         return;
     }
     let hw = p.h * p.w;

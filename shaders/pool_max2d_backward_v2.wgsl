@@ -8,7 +8,7 @@
 // no races, and a fixed order of additions (deterministic).
 //
 // bindings
-//   0 uniform Params { rows: phase rows per workgroup, h, w, oh, ow, kh, kw, sh, sw,
+//   0 uniform Params { n: phase rows per workgroup, h, w, oh, ow, kh, kw, sh, sw,
 //     ph, pw, _, planes: N*C, phase_y: py, phase_x: px }
 //   1 storage read       g: array<f32>, [N, C, OH, OW] gradient of the output
 //   2 storage read       idx: array<f32>, [N, C, OH, OW] argmax plane indices
@@ -19,7 +19,7 @@
 // lavapipe).
 
 struct Params {
-    rows: u32,
+    n: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -56,8 +56,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Outputs of this phase: rows phase_y + a*py, columns phase_x + b*px.
     let n_rows = (p.oh - p.phase_y + py - 1u) / py;
     let n_cols = (p.ow - p.phase_x + px - 1u) / px;
-    let r0 = wid.x * p.rows;
-    let r1 = min(r0 + p.rows, n_rows);
+    let r0 = wid.x * p.n;
+    let r1 = min(r0 + p.n, n_rows);
     let in_base = plane * p.h * p.w;
     for (var a = r0; a < r1; a = a + 1u) {
         let row = (plane * p.oh + p.phase_y + a * py) * p.ow + p.phase_x;

@@ -2,7 +2,7 @@
 // saving the argmax for the backward.
 //
 // bindings
-//   0 uniform Params { n_out: N*C*OH*OW, h, w, oh, ow, kh, kw, sh, sw, ph, pw; planes unused }
+//   0 uniform Params { n: N*C*OH*OW, h, w, oh, ow, kh, kw, sh, sw, ph, pw; planes unused }
 //   1 storage read       x: array<f32>, [N, C, H, W]
 //   2 storage read_write y: array<f32>, [N, C, OH, OW]
 //   3 storage read_write idx: array<f32>, [N, C, OH, OW]: the plane index iy*W + ix of
@@ -12,7 +12,7 @@
 // iterations. WG 256.
 
 struct Params {
-    n_out: u32,
+    n: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -41,7 +41,7 @@ override WG: u32 = 256u;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let o = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (o >= p.n_out) {
+    if (o >= p.n) {
         return;
     }
     let per = p.oh * p.ow;

@@ -2,7 +2,7 @@
 // per workgroup row of the grid, saving the argmax for the backward.
 //
 // bindings
-//   0 uniform Params { rows: rows per workgroup, h, w, oh, ow, kh, kw, sh, sw, ph, pw,
+//   0 uniform Params { n: rows per workgroup, h, w, oh, ow, kh, kw, sh, sw, ph, pw,
 //     planes: N*C }
 //   1 storage read       x: array<f32>, [N, C, H, W]
 //   2 storage read_write y: array<f32>, [N, C, OH, OW]
@@ -17,7 +17,7 @@
 // GPUs, 8 on CPU drivers (one SIMD row of lavapipe).
 
 struct Params {
-    rows: u32,
+    n: u32,
     h: u32,
     w: u32,
     oh: u32,
@@ -49,8 +49,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (plane >= p.planes) {
         return;
     }
-    let r0 = wid.x * p.rows;
-    let r1 = min(r0 + p.rows, p.oh);
+    let r0 = wid.x * p.n;
+    let r1 = min(r0 + p.n, p.oh);
     for (var oy = r0; oy < r1; oy = oy + 1u) {
     for (var ox = lid; ox < p.ow; ox = ox + WG) {
             let o = (plane * p.oh + oy) * p.ow + ox;

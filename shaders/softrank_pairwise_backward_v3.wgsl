@@ -2,7 +2,7 @@
 // workgroup memory.
 //
 // bindings
-//   0 uniform Params: rows, n, k = sign / tau, blocks = ceil(n / WG)
+//   0 uniform Params: rows, n, k = sign / tau, per_row = ceil(n / WG) blocks
 //   1 storage read       x: array<f32>, [rows, n]
 //   2 storage read       g: array<f32>, [rows, n], gradient of the ranks
 //   3 storage read_write dx: array<f32>, [rows, n]
@@ -15,7 +15,7 @@ struct Params {
     rows: u32,
     n: u32,
     k: f32,
-    blocks: u32,
+    per_row: u32,
 }
 
 override WG: u32 = 256u;
@@ -38,11 +38,11 @@ fn dsigm(t: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let w = wid.x + wid.y * nwg.x;
-    if (w >= p.rows * p.blocks) {
+    if (w >= p.rows * p.per_row) {
         return;
     }
-    let base = (w / p.blocks) * p.n;
-    let i = (w % p.blocks) * WG + lid;
+    let base = (w / p.per_row) * p.n;
+    let i = (w % p.per_row) * WG + lid;
     let xi = x[base + min(i, p.n - 1u)];
     let gi = g[base + min(i, p.n - 1u)];
     var acc = 0.0;

@@ -1,7 +1,7 @@
 // softrank_pairwise_forward_v2: pairwise soft ranks with a register tile of 8 elements.
 //
 // bindings
-//   0 uniform Params: rows, n, k = sign / tau, tiles = ceil(n / 8)
+//   0 uniform Params: rows, n, k = sign / tau, per_row = ceil(n / 8) tiles
 //   1 storage read       x: array<f32>, [rows, n]
 //   2 storage read_write r: array<f32>, [rows, n]
 // One invocation per (row, tile of 8 consecutive elements i0..i0+7, clipped to n):
@@ -14,7 +14,7 @@ struct Params {
     rows: u32,
     n: u32,
     k: f32,
-    tiles: u32,
+    per_row: u32,
 }
 
 override WG: u32 = 64u;
@@ -37,11 +37,11 @@ fn load(base: u32, i: u32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let t = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (t >= p.rows * p.tiles) {
+    if (t >= p.rows * p.per_row) {
         return;
     }
-    let row = t / p.tiles;
-    let i0 = (t % p.tiles) * 8u;
+    let row = t / p.per_row;
+    let i0 = (t % p.per_row) * 8u;
     let base = row * p.n;
     let xa = vec4<f32>(load(base, i0), load(base, i0 + 1u), load(base, i0 + 2u), load(base, i0 + 3u));
     let xb = vec4<f32>(load(base, i0 + 4u), load(base, i0 + 5u), load(base, i0 + 6u), load(base, i0 + 7u));

@@ -2,7 +2,7 @@
 // (the style real GPUs reward).
 //
 // bindings
-//   0 uniform Params: rows, n, k = sign / tau, blocks = ceil(n / WG)
+//   0 uniform Params: rows, n, k = sign / tau, per_row = ceil(n / WG) blocks
 //   1 storage read       x: array<f32>, [rows, n]
 //   2 storage read_write r: array<f32>, [rows, n]
 // One workgroup per (row, block of WG elements); one invocation per element i. The
@@ -15,7 +15,7 @@ struct Params {
     rows: u32,
     n: u32,
     k: f32,
-    blocks: u32,
+    per_row: u32,
 }
 
 override WG: u32 = 256u;
@@ -36,11 +36,11 @@ fn sigm(t: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let w = wid.x + wid.y * nwg.x;
-    if (w >= p.rows * p.blocks) {
+    if (w >= p.rows * p.per_row) {
         return;
     }
-    let base = (w / p.blocks) * p.n;
-    let i = (w % p.blocks) * WG + lid;
+    let base = (w / p.per_row) * p.n;
+    let i = (w % p.per_row) * WG + lid;
     let xi = x[base + min(i, p.n - 1u)];
     var acc = 0.5;
     for (var j0 = 0u; j0 < p.n; j0 = j0 + WG) {

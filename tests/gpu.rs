@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use cprl::gpu::{Arg, Kernel, Launch, grid_1d};
+use cprl::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use cprl::ops::{elementwise as ew, fill, reduce};
 use cprl::{Error, Gpu, Tensor, autograd};
 
@@ -90,6 +90,68 @@ fn a_buffer_over_the_adapter_limit_is_a_clear_error() {
     }
 }
 
+cprl::uniform! {
+    struct Words4 {
+        v: [u32; 4],
+    }
+}
+
+cprl::uniform! {
+    /// What `SCALE_KERNEL` declares, but with `scale` a u32 where the shader has f32.
+    struct WrongScale {
+        n: u32,
+        scale: u32,
+    }
+}
+
+cprl::uniform! {
+    struct RightScale {
+        n: u32,
+        scale: f32,
+    }
+}
+
+static SCALE_KERNEL: Kernel = Kernel {
+    name: "scale_test_kernel",
+    source: "struct Params { n: u32, scale: f32 }\n\
+             @group(0) @binding(0) var<uniform> p: Params;\n\
+             @group(0) @binding(1) var<storage, read_write> y: array<f32>;\n\
+             @compute @workgroup_size(64)\n\
+             fn main(@builtin(global_invocation_id) g: vec3<u32>) {\n\
+                 if g.x < p.n { y[g.x] = y[g.x] * p.scale; }\n\
+             }\n",
+};
+
+fn scale_launch<'a>(params: cprl::gpu::UniformArg<'a>, args: &'a [Arg<'a>]) -> Launch<'a> {
+    Launch {
+        kernel: &SCALE_KERNEL,
+        entry: "main",
+        constants: &[],
+        params,
+        args,
+        workgroups: [1, 1, 1],
+    }
+}
+
+#[test]
+fn a_uniform_that_differs_from_the_shaders_struct_is_refused_before_it_runs() {
+    let gpu = gpu();
+    let y = Tensor::full(&gpu, &[8], 2.0).unwrap();
+    let args = [Arg::W(y.buf())];
+    let wrong = WrongScale { n: 8, scale: 3 };
+    let e = gpu.launch(scale_launch(uniform(&wrong), &args)).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Shader { .. }), "{e:?}");
+    assert!(
+        msg.contains("scale_test_kernel") && msg.contains("`scale: u32`") && msg.contains("`scale: f32`"),
+        "{msg}"
+    );
+    // The same kernel with the right struct runs, and reads the f32 as an f32.
+    let right = RightScale { n: 8, scale: 3.0 };
+    gpu.launch(scale_launch(uniform(&right), &args)).unwrap();
+    assert_eq!(y.to_vec().unwrap(), vec![6.0; 8]);
+}
+
 #[test]
 fn a_shader_that_does_not_compile_names_itself() {
     let gpu = gpu();
@@ -103,7 +165,7 @@ fn a_shader_that_does_not_compile_names_itself() {
             kernel: broken,
             entry: "main",
             constants: &[],
-            params: &[0; 16],
+            params: uniform(&Words4 { v: [0; 4] }),
             args: &[Arg::W(t.buf())],
             workgroups: [1, 1, 1],
         })

@@ -1,12 +1,14 @@
 //! Kernels: WGSL sources compiled in, pipelines cached, dispatches recorded.
 //!
 //! Binding convention shared by every shader in `shaders/`: binding 0 is the
-//! `Params` uniform (a `#[repr(C)]` struct on the Rust side), then one storage buffer
-//! per [`Arg`], in order, from binding 1. Bind-group layouts are built from that list,
-//! so the Rust call site is the one place that states each binding's access.
+//! `Params` uniform (a struct declared with [`uniform!`](crate::uniform) on the Rust
+//! side and held to the shader's by [`super::uniform`]), then one storage buffer per
+//! [`Arg`], in order, from binding 1. Bind-group layouts are built from that list, so
+//! the Rust call site is the one place that states each binding's access.
 
 use std::sync::Arc;
 
+use super::uniform::{UniformArg, check_shader};
 use super::{Buf, Gpu, MAX_BATCH_DISPATCHES, UNIFORM_CAPACITY};
 use crate::error::{Error, Result};
 
@@ -56,8 +58,8 @@ pub struct Launch<'a> {
     pub entry: &'static str,
     /// Pipeline-overridable constants (`override` in WGSL), e.g. the workgroup size.
     pub constants: &'a [(&'static str, f64)],
-    /// Bytes of the `Params` uniform at binding 0.
-    pub params: &'a [u8],
+    /// The uniform at binding 0: [`uniform`](crate::gpu::uniform)`(&params)`.
+    pub params: UniformArg<'a>,
     pub args: &'a [Arg<'a>],
     /// Workgroup counts; build with [`grid_1d`] for a flat index space.
     pub workgroups: [u32; 3],
@@ -102,6 +104,9 @@ pub(super) struct PipelineKey {
     constants: Vec<(&'static str, u64)>,
     /// Read-only flag per storage binding.
     access: Vec<bool>,
+    /// The bound uniform's layout (its address), so that every uniform type a kernel is
+    /// launched with is held to the shader once.
+    uniform: usize,
 }
 
 impl Gpu {
@@ -134,11 +139,17 @@ impl Gpu {
             entry: l.entry,
             constants: l.constants.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
             access: l.args.iter().map(Arg::read_only).collect(),
+            uniform: std::ptr::from_ref(l.params.layout) as usize,
         };
         if let Some(p) = self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(p.clone());
         }
         let module = self.module(l.kernel)?;
+        check_shader(&shader_source(l.kernel)?, l.params.layout).map_err(|msg| Error::Shader {
+            name: l.kernel.name.to_string(),
+            entry: l.entry.to_string(),
+            msg,
+        })?;
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             // binding 0: Params
             binding: 0,
@@ -221,7 +232,7 @@ impl Gpu {
             )));
         }
         let align = self.limits.min_uniform_buffer_offset_alignment as u64;
-        let param_len = (l.params.len() as u64).max(16).next_multiple_of(16);
+        let param_len = (l.params.bytes.len() as u64).max(16).next_multiple_of(16);
         // Pipelines are built under the state lock too: see `Gpu::wait_locked`.
         let mut st = self.lock();
         let pipeline = self.pipeline(&l)?;
@@ -232,7 +243,7 @@ impl Gpu {
         }
         let offset = (st.uniform_data.len() as u64).next_multiple_of(align);
         st.uniform_data.resize(offset as usize, 0);
-        st.uniform_data.extend_from_slice(l.params);
+        st.uniform_data.extend_from_slice(l.params.bytes);
         st.uniform_data.resize((offset + param_len) as usize, 0);
         if st.uniform_buf.is_none() {
             let buf = st.spare_uniform_bufs.pop().unwrap_or_else(|| {

@@ -12,11 +12,16 @@ mod adapter;
 mod kernel;
 mod pool;
 mod timing;
+mod uniform;
 
 pub use adapter::{AdapterChoice, DeviceSummary};
 pub(crate) use kernel::shader_source;
 pub use kernel::{Arg, Kernel, Launch, grid_1d};
 pub use pool::{Buf, PoolStats};
+pub use uniform::{
+    Field as UniformField, Layout as UniformLayout, Scalar as UniformScalar, Uniform, UniformArg,
+    Words as UniformWords, check_shader, uniform,
+};
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;

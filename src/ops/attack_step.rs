@@ -16,7 +16,7 @@
 
 use crate::autograd::no_grad;
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::tensor::Tensor;
 
@@ -26,13 +26,13 @@ const WG: u32 = 256;
 /// adds 1e-10 to the gradient's norm too).
 pub const NORM_FLOOR: f32 = 1e-10;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    per_image: u32,
-    alpha: f32,
-    eps: f32,
+crate::uniform! {
+    struct Params {
+        n: u32,
+        per_image: u32,
+        alpha: f32,
+        eps: f32,
+    }
 }
 
 /// Checks that `xa` and `d` have the clean batch's shape `[B, ..]` and the scalars
@@ -77,7 +77,7 @@ fn launch(
         kernel: &ATTACK_STEP_V1,
         entry,
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &args,
         workgroups: grid_1d(u64::from(p.n.div_ceil(WG))),
     })?;

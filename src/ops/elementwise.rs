@@ -12,7 +12,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::reduce;
 use crate::shape::{MAX_RANK, broadcast_shape, broadcast_strides};
@@ -82,15 +82,23 @@ impl Unary {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BroadcastParams {
-    n: u32,
-    rank: u32,
-    _pad: [u32; 2],
-    shape: [u32; MAX_RANK],
-    sa: [u32; MAX_RANK],
-    sb: [u32; MAX_RANK],
+crate::uniform! {
+    struct BroadcastParams {
+        n: u32,
+        rank: u32,
+        _pad: [u32; 2],
+        shape: [u32; MAX_RANK],
+        sa: [u32; MAX_RANK],
+        sb: [u32; MAX_RANK],
+    }
+}
+
+crate::uniform! {
+    /// binary_v2 reads four elements a thread, with no broadcasting.
+    struct BinaryV2Params {
+        n4: u32,
+        _pad: [u32; 3],
+    }
 }
 
 fn pack(v: &[usize]) -> [u32; MAX_RANK] {
@@ -129,7 +137,7 @@ pub fn binary_with(op: BinaryOp, a: &Tensor, b: &Tensor, version: BinaryVersion)
             kernel: &BINARY_V2,
             entry: "main",
             constants: &constants,
-            params: bytemuck::bytes_of(&[n4, 0, 0, 0]),
+            params: uniform(&BinaryV2Params { n4, _pad: [0; 3] }),
             args: &[Arg::R(a.buf()), Arg::R(b.buf()), Arg::W(out.buf())],
             workgroups: grid_1d(n4.div_ceil(WG) as u64),
         })?;
@@ -146,7 +154,7 @@ pub fn binary_with(op: BinaryOp, a: &Tensor, b: &Tensor, version: BinaryVersion)
             kernel: &BINARY_V1,
             entry: "main",
             constants: &constants,
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[Arg::R(a.buf()), Arg::R(b.buf()), Arg::W(out.buf())],
             workgroups: grid_1d((n as u32).div_ceil(WG) as u64),
         })?;
@@ -223,13 +231,13 @@ impl Backward for BinaryBackward {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct UnaryParams {
-    n: u32,
-    alpha: f32,
-    beta: f32,
-    _pad: u32,
+crate::uniform! {
+    struct UnaryParams {
+        n: u32,
+        alpha: f32,
+        beta: f32,
+        _pad: u32,
+    }
 }
 
 /// `f(x)` elementwise.
@@ -240,7 +248,7 @@ pub fn unary(x: &Tensor, f: Unary) -> Result<Tensor> {
         kernel: &UNARY_FORWARD_V1,
         entry: "main",
         constants: &[("WG", WG as f64), ("OP", f.op as u32 as f64)],
-        params: bytemuck::bytes_of(&UnaryParams {
+        params: uniform(&UnaryParams {
             n,
             alpha: f.alpha,
             beta: f.beta,
@@ -265,7 +273,7 @@ pub fn unary_backward(f: Unary, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Te
         kernel: &UNARY_BACKWARD_V1,
         entry: "main",
         constants: &[("WG", WG as f64), ("OP", f.op as u32 as f64)],
-        params: bytemuck::bytes_of(&UnaryParams {
+        params: uniform(&UnaryParams {
             n,
             alpha: f.alpha,
             beta: f.beta,
@@ -363,14 +371,14 @@ pub fn clamp(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
     )
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ExpandParams {
-    n: u32,
-    rank: u32,
-    _pad: [u32; 2],
-    shape: [u32; MAX_RANK],
-    sx: [u32; MAX_RANK],
+crate::uniform! {
+    struct ExpandParams {
+        n: u32,
+        rank: u32,
+        _pad: [u32; 2],
+        shape: [u32; MAX_RANK],
+        sx: [u32; MAX_RANK],
+    }
 }
 
 /// Broadcast copy of `x` to `shape` (NumPy rules).
@@ -397,7 +405,7 @@ pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
         kernel: &EXPAND_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[Arg::R(x.buf()), Arg::W(out.buf())],
         workgroups: grid_1d(n.div_ceil(WG) as u64),
     })?;

@@ -4,18 +4,18 @@
 //! NaN poisoning of fresh outputs in tests.
 
 use crate::error::Result;
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::tensor::Tensor;
 
 static FILL: Kernel = kernel!("fill");
 const WG: u32 = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    bits: u32,
+crate::uniform! {
+    struct Params {
+        n: u32,
+        bits: u32,
+    }
 }
 
 /// Writes `bits` (an f32 bit pattern) into every element of `t`, in place.
@@ -25,7 +25,7 @@ pub fn fill_bits(t: &Tensor, bits: u32) -> Result<()> {
         kernel: &FILL,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&Params { n, bits }),
+        params: uniform(&Params { n, bits }),
         args: &[Arg::W(t.buf())],
         workgroups: grid_1d(n.div_ceil(WG) as u64),
     })

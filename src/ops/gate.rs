@@ -23,7 +23,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::elementwise as ew;
 use crate::ops::softrank::{self, Method, Regularization};
@@ -84,13 +84,13 @@ pub fn rank_gate_affine(count: usize, q: f32, temperature: f32) -> (f32, f32) {
     (1.0 / (c1 * temperature), -(1.0 / c1 + q) / temperature)
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    count: u32,
-    a: f32,
-    b: f32,
-    _pad: u32,
+crate::uniform! {
+    struct Params {
+        count: u32,
+        a: f32,
+        b: f32,
+        _pad: u32,
+    }
 }
 
 /// The gate on z ([B, C]): (CPR c, N-CPR n, mask m), each [B, C].
@@ -147,7 +147,7 @@ pub fn cpr_gate(z: &Tensor, cfg: &GateConfig) -> Result<(Tensor, Tensor, Tensor)
         kernel: &FORWARD_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[
             Arg::R(z.buf()),
             Arg::R(r.buf()),
@@ -185,7 +185,7 @@ fn gate_backward(
         kernel: &BACKWARD_V1,
         entry: "main",
         constants: &[("WG", WG as f64), ("MODE", mode as f64)],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[
             Arg::R(z.buf()),
             Arg::R(r.buf()),

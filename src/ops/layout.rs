@@ -14,7 +14,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::shape::{MAX_RANK, strides};
 use crate::tensor::Tensor;
@@ -33,16 +33,16 @@ fn split(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     )
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct CopyParams {
-    outer: u32,
-    width: u32,
-    src_row: u32,
-    src_off: u32,
-    dst_row: u32,
-    dst_off: u32,
-    _pad: [u32; 2],
+crate::uniform! {
+    struct CopyParams {
+        outer: u32,
+        width: u32,
+        src_row: u32,
+        src_off: u32,
+        dst_row: u32,
+        dst_off: u32,
+        _pad: [u32; 2],
+    }
 }
 
 /// dst[o, dst_off + j] = src[o, src_off + j] for o < outer, j < width.
@@ -67,7 +67,7 @@ fn copy_block(
         kernel: &COPY_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[Arg::R(src.buf()), Arg::W(dst.buf())],
         workgroups: grid_1d(((outer * width) as u64).div_ceil(WG as u64)),
     })
@@ -178,13 +178,13 @@ pub fn slice(x: &Tensor, axis: usize, start: usize, len: usize) -> Result<Tensor
     }))
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PadParams {
-    outer: u32,
-    width: u32,
-    off: u32,
-    dst_row: u32,
+crate::uniform! {
+    struct PadParams {
+        outer: u32,
+        width: u32,
+        off: u32,
+        dst_row: u32,
+    }
 }
 
 struct SliceBackward {
@@ -212,7 +212,7 @@ impl Backward for SliceBackward {
             kernel: &PAD_V1,
             entry: "main",
             constants: &[("WG", WG as f64)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[Arg::R(g.buf()), Arg::W(dx.buf())],
             workgroups: grid_1d((dx.numel() as u64).div_ceil(WG as u64)),
         })?;
@@ -220,14 +220,14 @@ impl Backward for SliceBackward {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PermuteParams {
-    n: u32,
-    rank: u32,
-    _pad: [u32; 2],
-    shape: [u32; MAX_RANK],
-    src_stride: [u32; MAX_RANK],
+crate::uniform! {
+    struct PermuteParams {
+        n: u32,
+        rank: u32,
+        _pad: [u32; 2],
+        shape: [u32; MAX_RANK],
+        src_stride: [u32; MAX_RANK],
+    }
 }
 
 /// `x` with its axes reordered: axis i of the result is axis `dims[i]` of x.
@@ -268,7 +268,7 @@ pub fn permute(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
         kernel: &PERMUTE_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[Arg::R(x.buf()), Arg::W(out.buf())],
         workgroups: grid_1d((out.numel() as u64).div_ceil(WG as u64)),
     })?;

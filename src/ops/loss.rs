@@ -23,7 +23,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::tensor::Tensor;
 
@@ -107,22 +107,22 @@ impl Pointwise {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PointwiseForwardParams {
-    n: u32,
-    n_parts: u32,
-    delta: f32,
-    _pad: u32,
+crate::uniform! {
+    struct PointwiseForwardParams {
+        n: u32,
+        n_parts: u32,
+        delta: f32,
+        _pad: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PointwiseBackwardParams {
-    n: u32,
-    delta: f32,
-    sign: f32,
-    _pad: u32,
+crate::uniform! {
+    struct PointwiseBackwardParams {
+        n: u32,
+        delta: f32,
+        sign: f32,
+        _pad: u32,
+    }
 }
 
 /// Mean squared error.
@@ -205,7 +205,7 @@ fn pointwise_forward(loss: Pointwise, pred: &Tensor, target: &Tensor, vec4: bool
         kernel: &POINTWISE_FORWARD_V1,
         entry: if vec4 { "partial4" } else { "partial" },
         constants: &constants,
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[Arg::R(pred.buf()), Arg::R(target.buf()), Arg::W(parts.buf())],
         workgroups: grid_1d(n_parts as u64),
     })?;
@@ -214,7 +214,7 @@ fn pointwise_forward(loss: Pointwise, pred: &Tensor, target: &Tensor, vec4: bool
             kernel: &POINTWISE_FORWARD_V1,
             entry: "finish",
             constants: &constants,
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[Arg::R(parts.buf()), Arg::W(out.buf())],
             workgroups: [1, 1, 1],
         })?;
@@ -238,7 +238,7 @@ fn pointwise_backward(
         kernel: &POINTWISE_BACKWARD_V1,
         entry: if vec4 { "main4" } else { "main" },
         constants: &[("WG", WG as f64), ("LOSS", loss.code() as f64)],
-        params: bytemuck::bytes_of(&PointwiseBackwardParams {
+        params: uniform(&PointwiseBackwardParams {
             n,
             delta: loss.delta(),
             sign,
@@ -281,18 +281,18 @@ impl Backward for PointwiseBackward {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PlccForwardParams {
-    n: u32,
-    eps: f32,
+crate::uniform! {
+    struct PlccForwardParams {
+        n: u32,
+        eps: f32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PlccBackwardParams {
-    n: u32,
-    which: u32,
+crate::uniform! {
+    struct PlccBackwardParams {
+        n: u32,
+        which: u32,
+    }
 }
 
 /// `1 - r` for Pearson's linear correlation r between `pred` and `target` over the
@@ -356,7 +356,7 @@ pub fn plcc_loss_with(pred: &Tensor, target: &Tensor, eps: f32, version: LossVer
         kernel: &PLCC_FORWARD_V1,
         entry: if vec4 { "main4" } else { "main" },
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&PlccForwardParams { n: b as u32, eps }),
+        params: uniform(&PlccForwardParams { n: b as u32, eps }),
         args: &[
             Arg::R(pred.buf()),
             Arg::R(target.buf()),
@@ -389,7 +389,7 @@ fn plcc_backward(
         kernel: &PLCC_BACKWARD_V1,
         entry: if vec4 { "main4" } else { "main" },
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&PlccBackwardParams { n, which }),
+        params: uniform(&PlccBackwardParams { n, which }),
         args: &[
             Arg::R(x.buf()),
             Arg::R(y.buf()),

@@ -37,7 +37,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::{reduce, tune};
 use crate::tensor::Tensor;
@@ -198,32 +198,32 @@ impl Bias<'_> {
     }
 }
 
-/// Mirrors `Params` in every `matmul_vN.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    stride_a: u32,
-    stride_b: u32,
-    splits: u32,
-    k_chunk: u32,
-    tiles_n: u32,
-    tiles_m: u32,
-    batch_base: u32,
-    _pad: u32,
+crate::uniform! {
+    /// Mirrors `Params` in every `matmul_vN.wgsl`.
+    struct Params {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch: u32,
+        stride_a: u32,
+        stride_b: u32,
+        splits: u32,
+        k_chunk: u32,
+        tiles_n: u32,
+        tiles_m: u32,
+        batch_base: u32,
+        _pad: u32,
+    }
 }
 
-/// Mirrors `Params` in `matmul_reduce_v1.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ReduceParams {
-    total: u32,
-    splits: u32,
-    m: u32,
-    n: u32,
+crate::uniform! {
+    /// Mirrors `Params` in `matmul_reduce_v1.wgsl`.
+    struct ReduceParams {
+        total: u32,
+        splits: u32,
+        m: u32,
+        n: u32,
+    }
 }
 
 /// How one version covers the output: a workgroup computes a `tile_m x tile_n` block
@@ -470,7 +470,7 @@ fn launch(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion, ou
             kernel: s.kernel,
             entry: "main",
             constants: &constants[..n_constants],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args,
             workgroups: [x, y, (nb * splits) as u32],
         })?;
@@ -487,7 +487,7 @@ fn launch(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion, ou
             kernel: &MATMUL_REDUCE_V1,
             entry: "main",
             constants: &[("WG", 256.0), ("BIAS", bias.code() as f64)],
-            params: bytemuck::bytes_of(&rp),
+            params: uniform(&rp),
             args: &[Arg::R(part.buf()), Arg::R(bias_buf), Arg::W(out.buf())],
             workgroups: grid_1d(total.div_ceil(256) as u64),
         })?;

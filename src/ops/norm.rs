@@ -36,7 +36,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::reduce;
 use crate::tensor::Tensor;
@@ -185,17 +185,17 @@ impl Grouping {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct FlatSetParams {
-    n_sets: u32,
-    runs: u32,
-    run_len: u32,
-    run_stride: u32,
-    set_stride: u32,
-    chunk: u32,
-    n_chunks: u32,
-    _pad: u32,
+crate::uniform! {
+    struct FlatSetParams {
+        n_sets: u32,
+        runs: u32,
+        run_len: u32,
+        run_stride: u32,
+        set_stride: u32,
+        chunk: u32,
+        n_chunks: u32,
+        _pad: u32,
+    }
 }
 
 impl FlatSetParams {
@@ -223,16 +223,16 @@ impl FlatSetParams {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PlaneSumParams {
-    hw4: u32,
-    planes: u32,
-    c: u32,
-    n: u32,
-    steps: u32,
-    slots: u32,
-    _pad: [u32; 2],
+crate::uniform! {
+    struct PlaneSumParams {
+        hw4: u32,
+        planes: u32,
+        c: u32,
+        n: u32,
+        steps: u32,
+        slots: u32,
+        _pad: [u32; 2],
+    }
 }
 
 impl PlaneSumParams {
@@ -285,22 +285,22 @@ const NARROW: Lanes = Lanes {
     apply_steps: 128,
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PlaneApplyParams {
-    hw4: u32,
-    planes: u32,
-    c: u32,
-    steps: u32,
+crate::uniform! {
+    struct PlaneApplyParams {
+        hw4: u32,
+        planes: u32,
+        c: u32,
+        steps: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct FlatApplyParams {
-    total: u32,
-    hw: u32,
-    c: u32,
-    _pad: u32,
+crate::uniform! {
+    struct FlatApplyParams {
+        total: u32,
+        hw: u32,
+        c: u32,
+        _pad: u32,
+    }
 }
 
 /// Workgroups of a plane-grid pass: x per plane, planes over y then z.
@@ -351,7 +351,7 @@ fn stats(x: &Tensor, geo: &Geo, grouping: Grouping, lanes: Option<Lanes>) -> Res
             kernel: &STATS_V2,
             entry: "main",
             constants: &[("WG", l.wg as f64), ("MODE", grouping.mode())],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[Arg::R(x.buf()), Arg::W(parts.buf())],
             workgroups: plane_grid(nx, geo.planes()),
         })?;
@@ -363,7 +363,7 @@ fn stats(x: &Tensor, geo: &Geo, grouping: Grouping, lanes: Option<Lanes>) -> Res
         kernel: &STATS_V1,
         entry: "main",
         constants: &[("WG", WG_FLAT as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[Arg::R(x.buf()), Arg::W(parts.buf())],
         workgroups: grid_1d(p.threads().div_ceil(WG_FLAT as u64)),
     })?;
@@ -392,7 +392,7 @@ fn backward_sums(
             kernel: &BACKWARD_SUMS_V2,
             entry: "main",
             constants: &[("WG", l.wg as f64), ("MODE", grouping.mode()), ("RELU", relu)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[
                 Arg::R(x.buf()),
                 Arg::R(g.buf()),
@@ -409,7 +409,7 @@ fn backward_sums(
         kernel: &BACKWARD_SUMS_V1,
         entry: "main",
         constants: &[("WG", WG_FLAT as f64), ("RELU", relu)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[
             Arg::R(x.buf()),
             Arg::R(g.buf()),
@@ -453,7 +453,7 @@ fn apply(
             kernel: if backward { &BACKWARD_APPLY_V2 } else { &APPLY_V2 },
             entry: "main",
             constants: &[("WG", l.wg as f64), ("MODE", mode), ("RELU", relu)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &args,
             workgroups: plane_grid(nx, geo.planes()),
         })?;
@@ -469,7 +469,7 @@ fn apply(
             kernel: if backward { &BACKWARD_APPLY_V1 } else { &APPLY_V1 },
             entry: "main",
             constants: &[("WG", WG_FLAT as f64), ("MODE", mode), ("RELU", relu)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &args,
             workgroups: grid_1d((total as u64).div_ceil(WG_FLAT as u64)),
         })?;
@@ -484,16 +484,16 @@ fn check_param(op: &'static str, what: &str, t: &Tensor, c: usize) -> Result<()>
     Ok(())
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BnFinalizeParams {
-    c: u32,
-    parts: u32,
-    count: f32,
-    eps: f32,
-    momentum: f32,
-    unbias: f32,
-    _pad: [u32; 2],
+crate::uniform! {
+    struct BnFinalizeParams {
+        c: u32,
+        parts: u32,
+        count: f32,
+        eps: f32,
+        momentum: f32,
+        unbias: f32,
+        _pad: [u32; 2],
+    }
 }
 
 /// Batch norm over the channels of x ([N, C, H, W] or [N, C]), with affine `gamma`,
@@ -552,7 +552,7 @@ pub fn batch_norm(
             kernel: &BN_FINALIZE,
             entry: "train",
             constants: &[("WG", WG_FINALIZE as f64)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &args,
             workgroups: grid,
         })?;
@@ -561,7 +561,7 @@ pub fn batch_norm(
             kernel: &BN_FINALIZE,
             entry: "eval",
             constants: &[("WG", WG_FINALIZE as f64)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &base_args,
             workgroups: grid,
         })?;
@@ -593,13 +593,13 @@ pub fn batch_norm_relu(
     batch_norm(x, gamma, beta, running_mean, running_var, training, &opts)
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BnBackwardFinalizeParams {
-    c: u32,
-    parts: u32,
-    count: f32,
-    _pad: u32,
+crate::uniform! {
+    struct BnBackwardFinalizeParams {
+        c: u32,
+        parts: u32,
+        count: f32,
+        _pad: u32,
+    }
 }
 
 struct BatchNormBackward {
@@ -644,7 +644,7 @@ impl Backward for BatchNormBackward {
                 ("WG", WG_FINALIZE as f64),
                 ("TRAIN", if self.training { 1.0 } else { 0.0 }),
             ],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[
                 Arg::R(parts.buf()),
                 Arg::R(self.coef.buf()),
@@ -663,16 +663,16 @@ impl Backward for BatchNormBackward {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct GnFinalizeParams {
-    sets: u32,
-    parts: u32,
-    cg: u32,
-    c: u32,
-    count: f32,
-    eps: f32,
-    _pad: [u32; 2],
+crate::uniform! {
+    struct GnFinalizeParams {
+        sets: u32,
+        parts: u32,
+        cg: u32,
+        c: u32,
+        count: f32,
+        eps: f32,
+        _pad: [u32; 2],
+    }
 }
 
 /// Group norm of x ([N, C, H, W] or [N, C]): each sample's channels split into
@@ -724,7 +724,7 @@ pub fn group_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, opts: &GroupNorm) -
         kernel: &GN_FINALIZE,
         entry: "main",
         constants: &[("WG", WG_FINALIZE as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[
             Arg::R(parts.buf()),
             Arg::R(gamma.buf()),
@@ -744,20 +744,20 @@ pub fn group_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, opts: &GroupNorm) -
     }))
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct GnPlaneSumParams {
-    planes: u32,
-    parts: u32,
+crate::uniform! {
+    struct GnPlaneSumParams {
+        planes: u32,
+        parts: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct GnBackwardFinalizeParams {
-    sets: u32,
-    cg: u32,
-    c: u32,
-    count: f32,
+crate::uniform! {
+    struct GnBackwardFinalizeParams {
+        sets: u32,
+        cg: u32,
+        c: u32,
+        count: f32,
+    }
 }
 
 struct GroupNormBackward {
@@ -787,7 +787,7 @@ impl Backward for GroupNormBackward {
             kernel: &GN_PLANE_SUMS,
             entry: "main",
             constants: &[("WG", WG_FINALIZE as f64)],
-            params: bytemuck::bytes_of(&GnPlaneSumParams {
+            params: uniform(&GnPlaneSumParams {
                 planes: planes as u32,
                 parts: n_parts as u32,
             }),
@@ -801,7 +801,7 @@ impl Backward for GroupNormBackward {
                 kernel: &GN_BACKWARD_FINALIZE,
                 entry: "main",
                 constants: &[("WG", WG_FINALIZE as f64)],
-                params: bytemuck::bytes_of(&GnBackwardFinalizeParams {
+                params: uniform(&GnBackwardFinalizeParams {
                     sets: sets as u32,
                     cg: self.cg as u32,
                     c: geo.c as u32,

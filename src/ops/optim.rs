@@ -35,7 +35,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::autograd::Grads;
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Buf, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Buf, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::fill;
 use crate::tensor::Tensor;
@@ -259,17 +259,17 @@ fn workgroups(n: usize, vec4: bool) -> (u32, [u32; 3]) {
     (units, grid_1d(units.div_ceil(WG) as u64))
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SgdParams {
-    n: u32,
-    first: u32,
-    nesterov: u32,
-    _pad: u32,
-    lr: f32,
-    momentum: f32,
-    one_minus_dampening: f32,
-    weight_decay: f32,
+crate::uniform! {
+    struct SgdParams {
+        n: u32,
+        first: u32,
+        nesterov: u32,
+        _pad: u32,
+        lr: f32,
+        momentum: f32,
+        one_minus_dampening: f32,
+        weight_decay: f32,
+    }
 }
 
 struct SgdState {
@@ -318,7 +318,7 @@ impl Optimizer for Sgd {
                     kernel: &SGD_V1,
                     entry,
                     constants: &[("WG", WG as f64)],
-                    params: bytemuck::bytes_of(u),
+                    params: uniform(u),
                     args,
                     workgroups: wgs,
                 })
@@ -392,20 +392,20 @@ impl Optimizer for Sgd {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct AdamParams {
-    n: u32,
-    decoupled: u32,
-    weight_decay: f32,
-    decay: f32,
-    beta2: f32,
-    one_minus_beta1: f32,
-    one_minus_beta2: f32,
-    eps: f32,
-    step_size: f32,
-    bc2_sqrt: f32,
-    _pad: [u32; 2],
+crate::uniform! {
+    struct AdamParams {
+        n: u32,
+        decoupled: u32,
+        weight_decay: f32,
+        decay: f32,
+        beta2: f32,
+        one_minus_beta1: f32,
+        one_minus_beta2: f32,
+        eps: f32,
+        step_size: f32,
+        bc2_sqrt: f32,
+        _pad: [u32; 2],
+    }
 }
 
 struct AdamState {
@@ -474,7 +474,7 @@ impl Optimizer for Adam {
                 kernel: &ADAM_V1,
                 entry: if vec4 { "main4" } else { "main" },
                 constants: &[("WG", WG as f64)],
-                params: bytemuck::bytes_of(&u),
+                params: uniform(&u),
                 args: &[
                     Arg::W(p.buf()),
                     Arg::R(g.buf()),
@@ -556,13 +556,13 @@ impl Optimizer for Adam {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ClipParams {
-    n: u32,
-    offset: u32,
-    n_parts: u32,
-    max_norm: f32,
+crate::uniform! {
+    struct ClipParams {
+        n: u32,
+        offset: u32,
+        n_parts: u32,
+        max_norm: f32,
+    }
 }
 
 /// `torch.nn.utils.clip_grad_norm_(params, max_norm)` with the L2 norm: the norm of
@@ -618,7 +618,7 @@ pub fn clip_grad_norm_with(
             kernel: &CLIP_NORM_V1,
             entry: if vec4 { "partial4" } else { "partial" },
             constants: &constants,
-            params: bytemuck::bytes_of(&u),
+            params: uniform(&u),
             args: &[Arg::R(g.buf()), Arg::W(parts.buf())],
             workgroups: grid_1d(tiles as u64),
         })?;
@@ -634,7 +634,7 @@ pub fn clip_grad_norm_with(
         kernel: &CLIP_NORM_V1,
         entry: "finish",
         constants: &constants,
-        params: bytemuck::bytes_of(&u),
+        params: uniform(&u),
         args: &[Arg::R(parts.buf()), Arg::W(norm.buf())],
         workgroups: [1, 1, 1],
     })?;
@@ -654,7 +654,7 @@ pub fn clip_grad_norm_with(
             kernel: &CLIP_NORM_V1,
             entry: if vec4 { "scale4" } else { "scale" },
             constants: &constants,
-            params: bytemuck::bytes_of(&u),
+            params: uniform(&u),
             args: &[Arg::W(g.buf()), Arg::R(norm.buf())],
             workgroups: wgs,
         })?;

@@ -33,7 +33,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::tensor::Tensor;
 
@@ -128,28 +128,28 @@ impl Pool2d {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Pool2dUniform {
-    /// Outputs (forward) or inputs (backward) the dispatch covers.
-    n: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    include_pad: u32,
-    /// N*C (V2's grid guard).
-    planes: u32,
-    /// The phase of max pooling's V2 backward.
-    phase_y: u32,
-    phase_x: u32,
-    _pad: u32,
+crate::uniform! {
+    struct Pool2dUniform {
+        /// Outputs (forward) or inputs (backward) the dispatch covers.
+        n: u32,
+        h: u32,
+        w: u32,
+        oh: u32,
+        ow: u32,
+        kh: u32,
+        kw: u32,
+        sh: u32,
+        sw: u32,
+        ph: u32,
+        pw: u32,
+        include_pad: u32,
+        /// N*C (V2's grid guard).
+        planes: u32,
+        /// The phase of max pooling's V2 backward.
+        phase_y: u32,
+        phase_x: u32,
+        _pad: u32,
+    }
 }
 
 impl Pool2dUniform {
@@ -265,7 +265,7 @@ fn launch_pool(
         kernel,
         entry: "main",
         constants: &[("WG", wg as f64)],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args,
         workgroups,
     })
@@ -413,7 +413,7 @@ impl Backward for MaxPoolBackward {
                     kernel: &MAX_BACKWARD_V2,
                     entry: "main",
                     constants: &[("WG", wg as f64)],
-                    params: bytemuck::bytes_of(&p),
+                    params: uniform(&p),
                     args: &[Arg::R(g.buf()), Arg::R(self.idx.buf()), Arg::W(dx.buf())],
                     workgroups: [
                         n_rows.div_ceil(rows) as u32,
@@ -443,15 +443,15 @@ pub enum GlobalPoolVersion {
     V2Narrow,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct RowSumParams {
-    rows: u32,
-    len: u32,
-    chunk: u32,
-    n_chunks: u32,
-    scale: f32,
-    _pad: [u32; 3],
+crate::uniform! {
+    struct RowSumParams {
+        rows: u32,
+        len: u32,
+        chunk: u32,
+        n_chunks: u32,
+        scale: f32,
+        _pad: [u32; 3],
+    }
 }
 
 /// The V2 backward's workgroup size, or None for V1.
@@ -524,7 +524,7 @@ pub fn global_avg_pool_with(x: &Tensor, version: GlobalPoolVersion) -> Result<Te
         },
         entry: "main",
         constants: &[("WG", WG_ROWS as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[Arg::R(x.buf()), Arg::W(partial.buf())],
         workgroups: grid_1d(((rows * n_chunks) as u64).div_ceil(WG_ROWS as u64)),
     })?;
@@ -543,7 +543,7 @@ pub fn global_avg_pool_with(x: &Tensor, version: GlobalPoolVersion) -> Result<Te
             kernel: &GLOBAL_FORWARD_V1,
             entry: "main",
             constants: &[("WG", WG_ROWS as f64)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[Arg::R(partial.buf()), Arg::W(y.buf())],
             workgroups: grid_1d((rows as u64).div_ceil(WG_ROWS as u64)),
         })?;
@@ -554,22 +554,22 @@ pub fn global_avg_pool_with(x: &Tensor, version: GlobalPoolVersion) -> Result<Te
     }))
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BroadcastParams {
-    n: u32,
-    len: u32,
-    scale: f32,
-    _pad: u32,
+crate::uniform! {
+    struct BroadcastParams {
+        n: u32,
+        len: u32,
+        scale: f32,
+        _pad: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PlaneBroadcastParams {
-    hw4: u32,
-    planes: u32,
-    steps: u32,
-    scale: f32,
+crate::uniform! {
+    struct PlaneBroadcastParams {
+        hw4: u32,
+        planes: u32,
+        steps: u32,
+        scale: f32,
+    }
 }
 
 struct GlobalAvgPoolBackward {
@@ -601,7 +601,7 @@ impl Backward for GlobalAvgPoolBackward {
                 kernel: &GLOBAL_BACKWARD_V2,
                 entry: "main",
                 constants: &[("WG", wg as f64)],
-                params: bytemuck::bytes_of(&p),
+                params: uniform(&p),
                 args: &[Arg::R(g.buf()), Arg::W(dx.buf())],
                 workgroups: [
                     hw4.div_ceil(wg * steps) as u32,
@@ -620,7 +620,7 @@ impl Backward for GlobalAvgPoolBackward {
                 kernel: &GLOBAL_BACKWARD_V1,
                 entry: "main",
                 constants: &[("WG", WG as f64)],
-                params: bytemuck::bytes_of(&p),
+                params: uniform(&p),
                 args: &[Arg::R(g.buf()), Arg::W(dx.buf())],
                 workgroups: grid_1d((dx.numel() as u64).div_ceil(WG as u64)),
             })?;

@@ -10,7 +10,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::elementwise;
 use crate::shape::{MAX_RANK, strides};
@@ -21,20 +21,20 @@ const WG: u32 = 256;
 /// Reduced elements one invocation adds up.
 pub const CHUNK: usize = 1024;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n_out: u32,
-    n_red: u32,
-    chunk: u32,
-    n_chunks: u32,
-    kept_rank: u32,
-    red_rank: u32,
-    _pad: [u32; 2],
-    kept_shape: [u32; MAX_RANK],
-    kept_stride: [u32; MAX_RANK],
-    red_shape: [u32; MAX_RANK],
-    red_stride: [u32; MAX_RANK],
+crate::uniform! {
+    struct Params {
+        n_out: u32,
+        n_red: u32,
+        chunk: u32,
+        n_chunks: u32,
+        kept_rank: u32,
+        red_rank: u32,
+        _pad: [u32; 2],
+        kept_shape: [u32; MAX_RANK],
+        kept_stride: [u32; MAX_RANK],
+        red_shape: [u32; MAX_RANK],
+        red_stride: [u32; MAX_RANK],
+    }
 }
 
 fn pack(v: impl IntoIterator<Item = usize>) -> [u32; MAX_RANK] {
@@ -83,7 +83,7 @@ fn sum_kernel(x: &Tensor, axes: &[usize]) -> Result<Tensor> {
                 kernel: &REDUCE_SUM_V1,
                 entry: "main",
                 constants: &[("WG", WG as f64)],
-                params: bytemuck::bytes_of(&p),
+                params: uniform(&p),
                 args: &[Arg::R(src.buf()), Arg::W(out.buf())],
                 workgroups: grid_1d(threads.div_ceil(WG as u64)),
             })?;

@@ -13,16 +13,16 @@ use crate::tensor::Tensor;
 static RNG_V1: Kernel = kernel!("rng_v1");
 const WG: u32 = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    k0: u32,
-    k1: u32,
-    dist: u32,
-    a: f32,
-    b: f32,
-    _pad: [u32; 2],
+crate::uniform! {
+    struct Params {
+        n: u32,
+        k0: u32,
+        k1: u32,
+        dist: u32,
+        a: f32,
+        b: f32,
+        _pad: [u32; 2],
+    }
 }
 
 /// The two 32-bit key words of a 64-bit seed (a SplitMix64 step spreads its bits).
@@ -42,7 +42,7 @@ fn draw(gpu: &Arc<Gpu>, shape: &[usize], seed: u64, dist: u32, a: f32, b: f32) -
         kernel: &RNG_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&Params {
+        params: crate::gpu::uniform(&Params {
             n,
             k0,
             k1,

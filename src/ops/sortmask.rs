@@ -29,7 +29,7 @@
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::gate::rank_gate_affine;
 use crate::ops::softrank::{self, Method, NetworkKind, Regularization, Relaxation};
@@ -98,13 +98,30 @@ impl SortMaskConfig {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct RowParams {
-    rows: u32,
-    n: u32,
-    a: f32,
-    b: f32,
+crate::uniform! {
+    struct RowParams {
+        rows: u32,
+        n: u32,
+        a: f32,
+        b: f32,
+    }
+}
+
+crate::uniform! {
+    struct DeviationParams {
+        rows: u32,
+        n: u32,
+        _pad: [u32; 2],
+    }
+}
+
+crate::uniform! {
+    struct ElementParams {
+        count: u32,
+        n: u32,
+        a: f32,
+        b: f32,
+    }
 }
 
 /// The four kernels.
@@ -131,30 +148,41 @@ impl Pass {
 fn launch(pass: Pass, version: SortMaskVersion, p: RowParams, args: &[Arg], gpu: &crate::Gpu) -> Result<()> {
     let (rows, n) = (p.rows as u64, p.n as u64);
     let v2 = version == SortMaskVersion::V2;
+    // The deviation passes read no gate constants; apply_forward_v1 is elementwise and
+    // reads the element count where the others read rows.
+    let deviation = DeviationParams {
+        rows: p.rows,
+        n: p.n,
+        _pad: [0; 2],
+    };
+    let elementwise = ElementParams {
+        count: (rows * n) as u32,
+        n: p.n,
+        a: p.a,
+        b: p.b,
+    };
     let (kernel, wg, groups, params) = match (pass, v2) {
-        (Pass::DeviationForward, false) => (&DEVIATION_FORWARD_V1, 256, rows, p),
-        (Pass::DeviationBackward, false) => (&DEVIATION_BACKWARD_V1, 256, rows, p),
-        (Pass::ApplyBackward, false) => (&APPLY_BACKWARD_V1, 256, rows, p),
-        // Elementwise: Params hold the element count in place of rows.
+        (Pass::DeviationForward, false) => (&DEVIATION_FORWARD_V1, 256, rows, uniform(&deviation)),
+        (Pass::DeviationBackward, false) => (&DEVIATION_BACKWARD_V1, 256, rows, uniform(&deviation)),
+        (Pass::ApplyBackward, false) => (&APPLY_BACKWARD_V1, 256, rows, uniform(&p)),
         (Pass::ApplyForward, false) => (
             &APPLY_FORWARD_V1,
             256,
             (rows * n).div_ceil(256),
-            RowParams {
-                rows: (rows * n) as u32,
-                ..p
-            },
+            uniform(&elementwise),
         ),
-        (Pass::DeviationForward, true) => (&DEVIATION_FORWARD_V2, 64, rows.div_ceil(64), p),
-        (Pass::DeviationBackward, true) => (&DEVIATION_BACKWARD_V2, 64, rows.div_ceil(64), p),
-        (Pass::ApplyBackward, true) => (&APPLY_BACKWARD_V2, 64, rows.div_ceil(64), p),
-        (Pass::ApplyForward, true) => (&APPLY_FORWARD_V2, 64, rows.div_ceil(64), p),
+        (Pass::DeviationForward, true) => (&DEVIATION_FORWARD_V2, 64, rows.div_ceil(64), uniform(&deviation)),
+        (Pass::DeviationBackward, true) => {
+            (&DEVIATION_BACKWARD_V2, 64, rows.div_ceil(64), uniform(&deviation))
+        }
+        (Pass::ApplyBackward, true) => (&APPLY_BACKWARD_V2, 64, rows.div_ceil(64), uniform(&p)),
+        (Pass::ApplyForward, true) => (&APPLY_FORWARD_V2, 64, rows.div_ceil(64), uniform(&p)),
     };
     gpu.launch(Launch {
         kernel,
         entry: "main",
         constants: &[("WG", wg as f64)],
-        params: bytemuck::bytes_of(&params),
+        params,
         args,
         workgroups: grid_1d(groups),
     })

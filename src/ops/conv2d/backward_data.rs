@@ -6,7 +6,7 @@ use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
 use super::tune_key::{backward_data_key, candidates};
 use super::{Conv2dBackwardData, Conv2dParams, need_subgroups, subgroups_fit};
 use crate::error::Result;
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::tune;
 use crate::tensor::Tensor;
@@ -89,7 +89,7 @@ fn backward_data_v1(geo: &Geom, dy: &Tensor, w: &Tensor, dx: &Tensor) -> Result<
         kernel: &BACKWARD_DATA_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&geo.params(total)),
+        params: uniform(&geo.params(total)),
         args: &[Arg::R(dy.buf()), Arg::R(w.buf()), Arg::W(dx.buf())],
         workgroups: grid_1d((total as u64).div_ceil(WG as u64)),
     })
@@ -136,7 +136,7 @@ fn backward_data_gemm(
                 kernel,
                 entry: "main",
                 constants: &[("WG", wg as f64), ("H", halves as f64), ("P", px as f64)],
-                params: bytemuck::bytes_of(&params),
+                params: uniform(&params),
                 args: &[Arg::R(dy.buf()), Arg::R(wp.buf()), Arg::W(dx.buf())],
                 workgroups: grid,
             })?;
@@ -254,7 +254,7 @@ fn backward_data_small(
             ("ALIGNED", flag(aligned)),
             ("VEC_STORE", flag(vec_store)),
         ],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[
             Arg::R(dy.buf()),
             Arg::R(dy4.buf()),

@@ -7,7 +7,7 @@ use super::tune_key::{candidates, tune_key};
 use super::{Conv2dBackwardWeight, Conv2dParams, WEIGHT_CHUNK, need_subgroups};
 use crate::autograd;
 use crate::error::Result;
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::{reduce, tune};
 use crate::tensor::Tensor;
@@ -74,7 +74,7 @@ fn backward_weight_v1(geo: &Geom, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
         kernel: &BACKWARD_WEIGHT_V1,
         entry: "main",
         constants: &[("WG", WG as f64)],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[Arg::R(dy.buf()), Arg::R(x.buf()), Arg::W(part.buf())],
         workgroups: grid_1d((total as u64).div_ceil(WG as u64)),
     })?;
@@ -132,7 +132,7 @@ fn backward_weight_gemm(geo: &Geom, kernel: &'static Kernel, dy: &Tensor, x: &Te
             ("ALIGNED", aligned as u32 as f64),
             ("SPAN", span as u32 as f64),
         ],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[
             Arg::R(dy.buf()),
             Arg::R(dy4.buf()),

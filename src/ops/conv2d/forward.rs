@@ -5,7 +5,7 @@ use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
 use super::tune_key::{candidates, tune_key};
 use super::{Conv2dForward, Conv2dParams, need_subgroups};
 use crate::error::Result;
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::tune;
 use crate::tensor::Tensor;
@@ -62,7 +62,7 @@ fn forward_v1(geo: &Geom, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, y: &Ten
         kernel: &FORWARD_V1,
         entry: "main",
         constants: &[("WG", WG as f64), ("HAS_BIAS", bias.is_some() as u32 as f64)],
-        params: bytemuck::bytes_of(&geo.params(total)),
+        params: uniform(&geo.params(total)),
         // Without a bias, w stands in for the unread binding.
         args: &[
             Arg::R(x.buf()),
@@ -100,7 +100,7 @@ fn forward_gemm(
         kernel,
         entry: "main",
         constants: &[("WG", wg as f64), ("H", halves as f64), ("P", px as f64)],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[Arg::R(x.buf()), Arg::R(wp.buf()), Arg::W(y.buf())],
         workgroups: grid,
     })
@@ -121,7 +121,7 @@ fn forward_v3(geo: &Geom, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, y: &Ten
         kernel: &FORWARD_V3,
         entry: "main",
         constants: &[],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[Arg::R(x.buf()), Arg::R(wp.buf()), Arg::W(y.buf())],
         workgroups: grid,
     })

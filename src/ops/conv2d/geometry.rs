@@ -165,45 +165,46 @@ impl Geom {
     }
 }
 
-/// The uniform of every conv2d kernel (`struct Params` in `shaders/conv2d_*.wgsl`,
-/// field for field). `total` is the number of work items of the dispatch; the rest
-/// after it belong to one pass or version each.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub(super) struct Params {
-    pub(super) n: u32,
-    pub(super) c: u32,
-    pub(super) h: u32,
-    pub(super) w: u32,
-    pub(super) o: u32,
-    pub(super) kh: u32,
-    pub(super) kw: u32,
-    pub(super) groups: u32,
-    pub(super) oh: u32,
-    pub(super) ow: u32,
-    pub(super) cg: u32,
-    pub(super) og: u32,
-    pub(super) sh: u32,
-    pub(super) sw: u32,
-    pub(super) ph: u32,
-    pub(super) pw: u32,
-    pub(super) dh: u32,
-    pub(super) dw: u32,
-    pub(super) total: u32,
-    /// Backward-weight: output pixels per chunk.
-    pub(super) chunk: u32,
-    /// Backward-weight: number of chunks.
-    pub(super) n_chunks: u32,
-    /// Backward-data: row and column residue class (ih % sh, iw % sw) of the launch.
-    pub(super) rh: u32,
-    pub(super) rw: u32,
-    /// Backward-data: rows and columns of the residue class.
-    pub(super) cls_h: u32,
-    pub(super) cls_w: u32,
-    /// Padded channel counts of the packed weights (V2 and later).
-    pub(super) og_pad: u32,
-    pub(super) cg_pad: u32,
-    _pad: u32,
+crate::uniform! {
+    /// The uniform of every conv2d kernel (`struct Params` in `shaders/conv2d_*.wgsl`,
+    /// field for field). `total` is the number of work items of the dispatch; the rest
+    /// after it belong to one pass or version each.
+    #[derive(Default)]
+    pub(super) struct Params {
+        pub(super) n: u32,
+        pub(super) c: u32,
+        pub(super) h: u32,
+        pub(super) w: u32,
+        pub(super) o: u32,
+        pub(super) kh: u32,
+        pub(super) kw: u32,
+        pub(super) groups: u32,
+        pub(super) oh: u32,
+        pub(super) ow: u32,
+        pub(super) cg: u32,
+        pub(super) og: u32,
+        pub(super) sh: u32,
+        pub(super) sw: u32,
+        pub(super) ph: u32,
+        pub(super) pw: u32,
+        pub(super) dh: u32,
+        pub(super) dw: u32,
+        pub(super) total: u32,
+        /// Backward-weight: output pixels per chunk.
+        pub(super) chunk: u32,
+        /// Backward-weight: number of chunks.
+        pub(super) n_chunks: u32,
+        /// Backward-data: row and column residue class (ih % sh, iw % sw) of the launch.
+        pub(super) rh: u32,
+        pub(super) rw: u32,
+        /// Backward-data: rows and columns of the residue class.
+        pub(super) cls_h: u32,
+        pub(super) cls_w: u32,
+        /// Padded channel counts of the packed weights (V2 and later).
+        pub(super) og_pad: u32,
+        pub(super) cg_pad: u32,
+        _pad: u32,
+    }
 }
 
 pub(super) fn check_taps(op: &'static str, geo: &Geom, channels: usize) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use super::geometry::{Geom, WG};
 use crate::error::Result;
-use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::tensor::Tensor;
 
@@ -50,7 +50,7 @@ pub(super) fn pack_weight(
             ("MODE", mode as u32 as f64),
             ("HAS_BIAS", bias.is_some() as u32 as f64),
         ],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[
             Arg::R(w.buf()),
             Arg::R(bias.unwrap_or(w).buf()),

@@ -46,7 +46,7 @@
 use super::{NetworkKind, Order, Relaxation};
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::tensor::Tensor;
 
@@ -230,23 +230,23 @@ fn plan_for(
     })
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    row0: u32,
-    n: u32,
-    pairs: u32,
-    layers: u32,
-    seg: u32,
-    l0: u32,
-    l1: u32,
-    stride: u32,
-    off_ck: u32,
-    off_d: u32,
-    beta: f32,
-    sign: f32,
-    _pad: [u32; 3],
+crate::uniform! {
+    struct Params {
+        rows: u32,
+        row0: u32,
+        n: u32,
+        pairs: u32,
+        layers: u32,
+        seg: u32,
+        l0: u32,
+        l1: u32,
+        stride: u32,
+        off_ck: u32,
+        off_d: u32,
+        beta: f32,
+        sign: f32,
+        _pad: [u32; 3],
+    }
 }
 
 fn check(op: &'static str, x: &Tensor, strength: f32) -> Result<(usize, usize)> {
@@ -432,7 +432,7 @@ fn dispatch(
                 kernel,
                 entry,
                 constants: &constants,
-                params: bytemuck::bytes_of(p),
+                params: uniform(p),
                 args,
                 workgroups: grid_1d(groups(chunk)),
             })

@@ -23,7 +23,7 @@
 use super::Order;
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::tune;
 use crate::tensor::Tensor;
@@ -53,14 +53,14 @@ pub enum PairwiseVersion {
     V3,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    n: u32,
-    k: f32,
-    /// V2: tiles of 8 per row; V3: workgroups per row; V1: unused.
-    per_row: u32,
+crate::uniform! {
+    struct Params {
+        rows: u32,
+        n: u32,
+        k: f32,
+        /// V2: tiles of 8 per row; V3: workgroups per row; V1: unused.
+        per_row: u32,
+    }
 }
 
 fn dims(op: &'static str, x: &Tensor) -> Result<(usize, usize)> {
@@ -186,7 +186,7 @@ fn launch(
         kernel,
         entry: "main",
         constants: &[("WG", wg as f64)],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args,
         workgroups: grid_1d(groups),
     })

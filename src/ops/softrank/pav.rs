@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use super::{Order, Regularization};
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Buf, Gpu, Kernel, Launch, grid_1d, shader_source};
+use crate::gpu::{Arg, Buf, Gpu, Kernel, Launch, grid_1d, shader_source, uniform};
 use crate::kernel;
 use crate::ops::tune;
 use crate::tensor::Tensor;
@@ -263,16 +263,16 @@ fn backward(
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ForwardV1Params {
-    b: u32,
-    n: u32,
-    width: u32,
-    c0: u32,
-    c1: u32,
-    scale: f32,
-    _pad: [u32; 2],
+crate::uniform! {
+    struct ForwardV1Params {
+        b: u32,
+        n: u32,
+        width: u32,
+        c0: u32,
+        c1: u32,
+        scale: f32,
+        _pad: [u32; 2],
+    }
 }
 
 fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
@@ -307,7 +307,7 @@ fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
             kernel: &FORWARD_V1,
             entry,
             constants: &constants,
-            params: bytemuck::bytes_of(p),
+            params: uniform(p),
             args: &[
                 Arg::R(x.buf()),
                 Arg::W(src),
@@ -349,24 +349,24 @@ fn row_wg(gpu: &Gpu) -> u32 {
     if gpu.is_cpu() { 8 } else { 64 }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SortV2Params {
-    b: u32,
-    n: u32,
-    npad: u32,
-    width: u32,
-    scale: f32,
-    _pad: [u32; 3],
+crate::uniform! {
+    struct SortV2Params {
+        b: u32,
+        n: u32,
+        npad: u32,
+        width: u32,
+        scale: f32,
+        _pad: [u32; 3],
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct RowV2Params {
-    b: u32,
-    n: u32,
-    npad: u32,
-    scale: f32,
+crate::uniform! {
+    struct RowV2Params {
+        b: u32,
+        n: u32,
+        npad: u32,
+        scale: f32,
+    }
 }
 
 /// Sorts every row of `x * scale` decreasingly into runs of (key, index) pairs with the
@@ -400,7 +400,7 @@ fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, B
             kernel: &SORT_V2,
             entry,
             constants: &[("WG", wg as f64)],
-            params: bytemuck::bytes_of(p),
+            params: uniform(p),
             args: &[Arg::R(x.buf()), Arg::R(x4), Arg::W(src), Arg::W(dst)],
             workgroups: grid_1d((threads as u64).div_ceil(wg as u64)),
         })
@@ -443,7 +443,7 @@ fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
             kernel: &ISOTONIC_V2,
             entry: if 4 * width >= npad { "main4" } else { "main16" },
             constants: &[("WG", wg as f64), ("REG", job.reg_code())],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[
                 Arg::R(&runs),
                 Arg::W(&merged),
@@ -489,7 +489,7 @@ fn backward_v2(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &
         kernel: &BACKWARD_V2,
         entry: "main",
         constants: &[("WG", wg as f64), ("REG", job.reg_code())],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[
             Arg::R(g.buf()),
             Arg::R(ranks.buf()),
@@ -613,13 +613,13 @@ fn v3_constants(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<[(&'static str, f64
     ])
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct V3Params {
-    b: u32,
-    n: u32,
-    scale: f32,
-    _pad: u32,
+crate::uniform! {
+    struct V3Params {
+        b: u32,
+        n: u32,
+        scale: f32,
+        _pad: u32,
+    }
 }
 
 fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
@@ -650,7 +650,7 @@ fn row_forward(
             kernel,
             entry: "main",
             constants,
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[Arg::R(x.buf()), Arg::W(out.buf()), Arg::W(&perm)],
             workgroups: grid_1d(b as u64),
         })?;
@@ -721,7 +721,7 @@ fn backward_v3(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &
             kernel: v3_kernel(&BACKWARD_V3, v3_c(gpu, job, V3Kernel::Backward)?)?,
             entry: "main",
             constants: &v3_constants(gpu, job, V3Kernel::Backward)?,
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[
                 Arg::R(g.buf()),
                 Arg::R(ranks.buf()),
@@ -734,15 +734,15 @@ fn backward_v3(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &
     Ok(dx)
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BackwardV1Params {
-    b: u32,
-    n: u32,
-    c0: u32,
-    c1: u32,
-    scale: f32,
-    _pad: [u32; 3],
+crate::uniform! {
+    struct BackwardV1Params {
+        b: u32,
+        n: u32,
+        c0: u32,
+        c1: u32,
+        scale: f32,
+        _pad: [u32; 3],
+    }
 }
 
 fn backward_v1(gpu: &Arc<Gpu>, g: &Tensor, perm: &Buf, ranks: &Tensor, job: &Job) -> Result<Tensor> {
@@ -768,7 +768,7 @@ fn backward_v1(gpu: &Arc<Gpu>, g: &Tensor, perm: &Buf, ranks: &Tensor, job: &Job
             kernel: &BACKWARD_V1,
             entry,
             constants: &constants,
-            params: bytemuck::bytes_of(p),
+            params: uniform(p),
             args: &[
                 Arg::R(g.buf()),
                 Arg::R(perm),

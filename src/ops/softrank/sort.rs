@@ -20,7 +20,7 @@
 use super::Order;
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Kernel, Launch, grid_1d};
+use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::tensor::Tensor;
 
@@ -38,17 +38,26 @@ pub struct Sorted {
     pub indices: Tensor,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    n: u32,
-    pairs: u32,
-    l0: u32,
-    l1: u32,
-    kout: u32,
-    desc: u32,
-    _pad: u32,
+crate::uniform! {
+    struct Params {
+        rows: u32,
+        n: u32,
+        pairs: u32,
+        l0: u32,
+        l1: u32,
+        kout: u32,
+        desc: u32,
+        _pad: u32,
+    }
+}
+
+crate::uniform! {
+    struct BackwardParams {
+        rows: u32,
+        n: u32,
+        kout: u32,
+        _p0: u32,
+    }
 }
 
 /// Rows view of `x` ([.., n] -> [rows, n]).
@@ -102,7 +111,7 @@ fn sort_keys(x: &Tensor, rows: usize, n: usize, order: Order) -> Result<(Tensor,
             kernel: &FORWARD_V1,
             entry: "layers",
             constants: &[("WG", wg as f64)],
-            params: bytemuck::bytes_of(&p),
+            params: uniform(&p),
             args: &[Arg::R(x.buf()), Arg::W(keys.buf())],
             workgroups: grid_1d(rows as u64),
         })?;
@@ -131,7 +140,7 @@ fn gather(
         kernel: &FORWARD_V1,
         entry: "gather",
         constants: &[("WG", 256.0), ("MODE", mode as f64)],
-        params: bytemuck::bytes_of(&p),
+        params: uniform(&p),
         args: &[Arg::R(x.buf()), Arg::W(keys.buf()), Arg::W(out.buf())],
         workgroups: grid_1d(count.div_ceil(256)),
     })?;
@@ -212,13 +221,17 @@ pub fn top_k_backward(indices: &Tensor, g: &Tensor, x_shape: &[usize]) -> Result
     } else {
         Tensor::zeros(gpu, x_shape)?
     };
-    // Params of sort_backward_v1: rows, n, kout.
-    let params = [rows as u32, n as u32, k as u32, 0];
+    let params = BackwardParams {
+        rows: rows as u32,
+        n: n as u32,
+        kout: k as u32,
+        _p0: 0,
+    };
     gpu.launch(Launch {
         kernel: &BACKWARD_V1,
         entry: "main",
         constants: &[("WG", 256.0)],
-        params: bytemuck::bytes_of(&params),
+        params: uniform(&params),
         args: &[Arg::R(indices.buf()), Arg::R(g.buf()), Arg::W(dx.buf())],
         workgroups: grid_1d(((rows * k) as u64).div_ceil(256)),
     })?;
