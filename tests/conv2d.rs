@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use common::*;
 use cprl::Tensor;
 use cprl::autograd::{self, gradcheck::assert_grad};
+use cprl::gpu::{LaunchOverride, with_launch_override};
 use cprl::ops::conv2d::{
     self as conv, Conv2dBackwardData as Bd, Conv2dBackwardWeight as Bw, Conv2dForward as Fw, Conv2dParams,
     Conv2dVersions,
@@ -371,6 +372,38 @@ fn backward_weight_matches_ref(v: Bw, cases: &[Case]) {
             atol,
             rtol,
         );
+    }
+}
+
+/// The cases of the launch sweep: odd sizes, strides, groups, 1x1, with and without
+/// aligned pixel counts, few enough to run every version at every workgroup.
+const SWEEP_CASES: std::ops::Range<usize> = 0..6;
+
+/// Every GEMM workgroup an adapter could pick (64 or its subgroup size, the
+/// weight-gradient kernel's subgroup size): forced in turn, each register-blocked
+/// version of each pass still matches the reference. CI's CPU drivers alone would
+/// run only their own.
+#[test]
+fn conv2d_matches_ref_at_every_workgroup_an_adapter_could_pick() {
+    let gpu = gpu();
+    let cases = &CASES[SWEEP_CASES];
+    for lanes in launch_lanes_to_sweep(&gpu) {
+        let o = LaunchOverride {
+            lanes: Some(lanes),
+            ..Default::default()
+        };
+        println!("lanes {lanes}");
+        with_launch_override(o, || {
+            for v in [Fw::V2, Fw::V4] {
+                forward_matches_ref(v, cases);
+            }
+            for v in [Bd::V2, Bd::V4] {
+                backward_data_matches_ref(v, cases);
+            }
+            for v in [Bw::V2, Bw::V4] {
+                backward_weight_matches_ref(v, cases);
+            }
+        });
     }
 }
 

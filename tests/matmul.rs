@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use cprl::autograd::{self, gradcheck::assert_grad};
+use cprl::gpu::{LaunchOverride, with_launch_override};
 use cprl::ops::matmul::{self as mm, Bias, GemmDims, MatmulVersion};
 use cprl::reference::matmul as r;
 use std::sync::OnceLock;
@@ -454,4 +455,29 @@ fn shape_errors_name_both_shapes() {
     let (w, _) = rand_tensor(&gpu, 7, &[3, 4]);
     let e = mm::linear(&x, &w, Some(&bias)).unwrap_err().to_string();
     assert!(e.contains("[4]") && e.contains("[3]"), "{e}");
+}
+
+/// Matmul V4 at every workgroup an adapter could pick (one subgroup of 8 to 128 lanes)
+/// and with both column widths (8 per lane on CPU drivers, 4 on GPUs): CI's CPU drivers
+/// alone would run only their own.
+#[test]
+fn matmul_v4_matches_ref_at_every_launch_an_adapter_could_pick() {
+    if !versions_ok(MatmulVersion::V4) {
+        return;
+    }
+    let gpu = gpu();
+    for lanes in launch_lanes_to_sweep(&gpu) {
+        for cpu in [true, false] {
+            let o = LaunchOverride {
+                lanes: Some(lanes),
+                cpu: Some(cpu),
+                ..Default::default()
+            };
+            println!("lanes {lanes}, CPU branch {cpu}");
+            with_launch_override(o, || {
+                forward_matches_ref(MatmulVersion::V4, CASES);
+                backward_matches_ref(MatmulVersion::V4);
+            });
+        }
+    }
 }

@@ -181,6 +181,7 @@ fn pav_backward_reference_matches_finite_differences() {
 
 use cprl::Tensor;
 use cprl::autograd;
+use cprl::gpu::{LaunchOverride, with_launch_override};
 use cprl::ops::softrank::pav::{self as pav, PavVersion};
 
 /// (B, n): one element, two, odd, not a multiple of any workgroup size, the sizes of
@@ -436,4 +437,70 @@ version_tests! {
     v2_matches_ref => PavVersion::V2;
     v3_matches_ref => PavVersion::V3;
     v4_matches_ref => PavVersion::V4;
+}
+
+/// Rows of 3 x n whose SH (n rounded up to a power of two, at least 64) is `sh`.
+fn row_of_sh(sh: usize) -> (usize, usize) {
+    (3, sh - sh / 4 + 1)
+}
+
+/// Every V3 launch shape an adapter could pick: workgroups of 64 to 1024 threads, each
+/// owning C = SH / WG of 1 to 16 positions, on rows sized for each pair. An adapter
+/// picks among these by its limits (a GPU's 48 KiB of workgroup memory takes rows of
+/// 4096 with C = 4; lavapipe's 32 KiB stops earlier), so CI would otherwise run only
+/// the few its own limits give. Pairs past this adapter's limits are skipped and
+/// listed.
+#[test]
+fn v3_matches_ref_at_every_workgroup_an_adapter_could_pick() {
+    let gpu = gpu();
+    let (mut ran, mut skipped) = (Vec::new(), Vec::new());
+    for wg in [64usize, 128, 256, 512, 1024] {
+        let shapes: Vec<(usize, usize)> = [1, 2, 4, 8, 16]
+            .into_iter()
+            .map(|c| wg * c)
+            .filter(|&sh| sh <= 4096)
+            .map(row_of_sh)
+            .collect();
+        let o = LaunchOverride {
+            pav_v3_wg: Some(wg),
+            ..Default::default()
+        };
+        with_launch_override(o, || {
+            for &(_, n) in &shapes {
+                for reg in [Regularization::L2, Regularization::Kl] {
+                    let c = n.next_power_of_two().max(64) / wg;
+                    let list = if PavVersion::V3.supports(&gpu, n, reg) {
+                        &mut ran
+                    } else {
+                        &mut skipped
+                    };
+                    list.push(format!("WG {wg} C {c} {reg:?}"));
+                }
+            }
+            forward_matches_ref(PavVersion::V3, &shapes, Rows::Wide);
+            backward_matches_ref(PavVersion::V3, &shapes, Rows::Ties);
+        });
+    }
+    println!("ran: {ran:?}\nskipped (past this adapter's limits): {skipped:?}");
+    // WebGPU's default 16 KiB of workgroup memory holds 13 of the l2 pairs (rows up to
+    // 1024, WG up to 256 there): every adapter runs at least those.
+    assert!(ran.len() >= 13, "only {} launch shapes ran: {ran:?}", ran.len());
+}
+
+/// The one-row-per-invocation kernels (V1, V2) in both workgroup sizes an adapter could
+/// pick: 8 lanes on CPU drivers, 64 elsewhere.
+#[test]
+fn v1_and_v2_match_ref_in_both_row_workgroups() {
+    for cpu in [true, false] {
+        let o = LaunchOverride {
+            cpu: Some(cpu),
+            ..Default::default()
+        };
+        with_launch_override(o, || {
+            for v in [PavVersion::V1, PavVersion::V2] {
+                forward_matches_ref(v, SHAPES, Rows::Ties);
+                backward_matches_ref(v, SHAPES, Rows::Ties);
+            }
+        });
+    }
 }

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use cprl::Tensor;
 use cprl::autograd;
+use cprl::gpu::{LaunchOverride, with_launch_override};
 use cprl::ops::softrank::Order;
 use cprl::ops::softrank::sort::{MAX_N, argsort, hard_rank, sort, top_k};
 use cprl::reference::softrank::sort as r;
@@ -43,6 +44,23 @@ fn as_f64(v: &[usize]) -> Vec<f64> {
 // Sorting moves values, so every output is exact: tolerance 0.
 #[test]
 fn sort_forward_v1_matches_ref() {
+    forward_matches_ref();
+}
+
+/// Both lane counts an adapter could pick: CPU drivers take 32 lanes a row (a barrier
+/// costs per lane there), GPUs up to 256.
+#[test]
+fn sort_forward_v1_matches_ref_in_both_lane_choices() {
+    for cpu in [true, false] {
+        let o = LaunchOverride {
+            cpu: Some(cpu),
+            ..Default::default()
+        };
+        with_launch_override(o, forward_matches_ref);
+    }
+}
+
+fn forward_matches_ref() {
     let gpu = gpu();
     for (k, &(rows, n)) in SHAPES.iter().enumerate() {
         for order in [Order::Ascending, Order::Descending] {

@@ -10,6 +10,7 @@
 
 mod adapter;
 mod kernel;
+pub(crate) mod launch_override;
 mod pool;
 mod timing;
 mod uniform;
@@ -17,6 +18,7 @@ mod uniform;
 pub use adapter::{AdapterChoice, DeviceSummary};
 pub(crate) use kernel::shader_source;
 pub use kernel::{Arg, Kernel, Launch, grid_1d};
+pub use launch_override::{LaunchOverride, with_launch_override};
 pub use pool::{Buf, PoolStats};
 pub use uniform::{
     Field as UniformField, Layout as UniformLayout, Scalar as UniformScalar, Uniform, UniformArg,
@@ -158,6 +160,18 @@ impl Gpu {
     /// Adapter runs on the CPU (lavapipe, llvmpipe, WARP).
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
+    }
+    /// The subgroup size launch choices build workgroups on: the adapter's largest, or
+    /// the one a test forces ([`with_launch_override`]).
+    pub fn launch_lanes(&self) -> u32 {
+        launch_override::current()
+            .lanes
+            .unwrap_or(self.info.subgroup_max_size)
+    }
+    /// Whether launch-shape choices take their CPU-driver branch: [`Gpu::is_cpu`], or
+    /// what a test forces. Candidate lists and defaults follow `is_cpu` alone.
+    pub fn launch_as_cpu(&self) -> bool {
+        launch_override::current().cpu.unwrap_or(self.is_cpu())
     }
     /// A short stable string naming the adapter, for tuning caches and reports.
     pub fn adapter_key(&self) -> String {

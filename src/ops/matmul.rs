@@ -243,13 +243,13 @@ struct Spec {
 /// V4 takes 8 columns per lane on CPU drivers unless one subgroup's worth of 4 covers
 /// N. GPUs get 4 (32 x 8 accumulators would not fit a GPU thread's registers).
 fn v4_wide(gpu: &Gpu, n: usize) -> bool {
-    gpu.is_cpu() && n > 4 * v4_wg(gpu) as usize
+    gpu.launch_as_cpu() && n > 4 * v4_wg(gpu) as usize
 }
 
 /// V4's workgroup: one subgroup (8 lanes on lavapipe: the least padding for thin N),
 /// at least 8 lanes (the broadcast sources).
 fn v4_wg(gpu: &Gpu) -> u32 {
-    8.max(gpu.info().subgroup_max_size)
+    8.max(gpu.launch_lanes())
 }
 
 fn spec(gpu: &Gpu, v: MatmulVersion, d: &GemmDims) -> Spec {

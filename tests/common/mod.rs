@@ -115,3 +115,19 @@ macro_rules! call_tests {
         }
     )*};
 }
+
+/// The subgroup sizes an adapter could build workgroups on (`LaunchOverride::lanes`),
+/// those that keep whole subgroups of this adapter in a workgroup: its own and every
+/// power of two above it up to 128 (Intel 8-32, NVIDIA and Apple 32, AMD 32/64,
+/// Adreno up to 128). Without subgroups (GL) every one from 8.
+pub fn launch_lanes_to_sweep(gpu: &Gpu) -> Vec<u32> {
+    let own = if gpu.has_subgroups() {
+        gpu.info().subgroup_max_size.max(1)
+    } else {
+        1
+    };
+    [8u32, 16, 32, 64, 128]
+        .into_iter()
+        .filter(|l| l % own == 0)
+        .collect()
+}

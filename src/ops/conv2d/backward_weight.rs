@@ -109,7 +109,7 @@ fn backward_weight_gemm(geo: &Geom, kernel: &'static Kernel, dy: &Tensor, x: &Te
     params.og_pad = og_pad as u32;
     params.cg_pad = cg_pad as u32;
     // Eight row blocks (one subgroup on lavapipe) per workgroup: few wasted blocks.
-    let wg = gpu.info().subgroup_max_size.max(8);
+    let wg = gpu.launch_lanes().max(8);
     let aligned = (geo.oh * geo.ow).is_multiple_of(4);
     // dy4 is read only when aligned; a small dy cannot be bound as vec4s.
     let dy4 = if aligned {

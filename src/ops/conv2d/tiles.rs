@@ -64,7 +64,7 @@ pub(super) fn pack_weight(
 /// Invocations per workgroup of the register-blocked kernels: 64, or the subgroup size
 /// where that is larger (whole subgroups for the broadcasts).
 pub(super) fn gemm_wg(gpu: &Gpu) -> u32 {
-    64.max(gpu.info().subgroup_max_size)
+    64.max(gpu.launch_lanes())
 }
 
 /// Channel tile of the register-blocked kernels, in halves of 64: 32 * halves

@@ -346,7 +346,7 @@ const V2_RUN: usize = 64;
 /// (8 lanes of 32 bits) on CPU drivers, so that few rows still spread over the cores;
 /// 64 elsewhere.
 fn row_wg(gpu: &Gpu) -> u32 {
-    if gpu.is_cpu() { 8 } else { 64 }
+    if gpu.launch_as_cpu() { 8 } else { 64 }
 }
 
 crate::uniform! {
@@ -548,13 +548,23 @@ fn v3_shape(gpu: &Gpu, n: usize, reg: Regularization, k: V3Kernel) -> Option<(us
         V3Kernel::Forward => 4,
         V3Kernel::Backward => 24,
     };
-    [4, 8, 16].into_iter().find_map(|target_c| {
-        let wg = (sh / target_c).clamp(64, V3_MAX_WG);
+    let fits = |wg: usize| {
         let c = sh / wg;
         let bytes = per_pos * sh + per_wg * wg;
-        (c <= V3_MAX_C && wg <= max_wg && bytes <= l.max_compute_workgroup_storage_size as usize)
+        (wg.is_power_of_two()
+            && (64..=sh.min(V3_MAX_WG)).contains(&wg)
+            && c <= V3_MAX_C
+            && wg <= max_wg
+            && bytes <= l.max_compute_workgroup_storage_size as usize)
             .then_some((sh, wg, c))
-    })
+    };
+    // A test may force the workgroup another adapter would pick (gpu::LaunchOverride).
+    if let Some(wg) = crate::gpu::launch_override::current().pav_v3_wg {
+        return fits(wg);
+    }
+    [4, 8, 16]
+        .into_iter()
+        .find_map(|target_c| fits((sh / target_c).clamp(64, V3_MAX_WG)))
 }
 
 /// The v3 kernel with its private arrays sized C (`CMAX`, a WGSL const: function-scope

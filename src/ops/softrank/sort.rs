@@ -85,7 +85,7 @@ fn sort_keys(x: &Tensor, rows: usize, n: usize, order: Order) -> Result<(Tensor,
     let pairs = big / 2;
     // Lanes per row: 32 on CPU drivers, where a barrier costs per lane, unless the row
     // needs more to keep the loading loop short; up to 256 elsewhere.
-    let wg = if gpu.is_cpu() {
+    let wg = if gpu.launch_as_cpu() {
         n.div_ceil(16384).next_power_of_two().clamp(32, 256)
     } else {
         pairs.max(1).next_power_of_two().clamp(32, 256)
