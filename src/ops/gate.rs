@@ -157,21 +157,32 @@ pub fn cpr_gate(z: &Tensor, cfg: &GateConfig) -> Result<(Tensor, Tensor, Tensor)
         ],
         workgroups: grid_1d(count.div_ceil(WG) as u64),
     })?;
-    let saved = |mode| GateBackward {
-        mode,
+    let saved = |output| GateBackward {
+        output,
         z: z.detach(),
         r: r.detach(),
         params,
     };
-    let c = autograd::record(c, &[z, &r], || saved(0));
-    let n = autograd::record(n, &[z, &r], || saved(1));
-    let m = autograd::record(m, &[&r], || saved(2));
+    let c = autograd::record(c, &[z, &r], || saved(Output::Causal));
+    let n = autograd::record(n, &[z, &r], || saved(Output::NonCausal));
+    let m = autograd::record(m, &[&r], || saved(Output::Mask));
     Ok((c, n, m))
 }
 
-/// The backward kernel for one output (MODE 0 c, 1 n, 2 m): (dz or None for m, dr).
+/// The gate's three outputs; the backward kernel's `MODE` is the discriminant.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// c = m * z.
+    Causal = 0,
+    /// n = (1 - m) * z.
+    NonCausal = 1,
+    /// m itself, which does not depend on z.
+    Mask = 2,
+}
+
+/// The backward kernel for one output: (dz, or None for the mask, dr).
 fn gate_backward(
-    mode: u32,
+    output: Output,
     z: &Tensor,
     r: &Tensor,
     g: &Tensor,
@@ -179,12 +190,13 @@ fn gate_backward(
 ) -> Result<(Option<Tensor>, Tensor)> {
     let gpu = z.gpu();
     let dr = Tensor::empty(gpu, z.shape())?;
-    // MODE 2 never touches dz: a one-element placeholder fills the binding.
-    let dz = Tensor::empty(gpu, if mode == 2 { &[1] } else { z.shape() })?;
+    // The mask's backward never touches dz: a one-element placeholder fills the binding.
+    let mask = output == Output::Mask;
+    let dz = Tensor::empty(gpu, if mask { &[1] } else { z.shape() })?;
     gpu.launch(Launch {
         kernel: &BACKWARD_V1,
         entry: "main",
-        constants: &[("WG", WG as f64), ("MODE", mode as f64)],
+        constants: &[("WG", WG as f64), ("MODE", output as u32 as f64)],
         params: uniform(&params),
         args: &[
             Arg::R(z.buf()),
@@ -195,11 +207,11 @@ fn gate_backward(
         ],
         workgroups: grid_1d(params.count.div_ceil(WG) as u64),
     })?;
-    Ok(((mode != 2).then_some(dz), dr))
+    Ok(((!mask).then_some(dz), dr))
 }
 
 struct GateBackward {
-    mode: u32,
+    output: Output,
     z: Tensor,
     r: Tensor,
     params: Params,
@@ -207,14 +219,14 @@ struct GateBackward {
 
 impl Backward for GateBackward {
     fn name(&self) -> &'static str {
-        match self.mode {
-            0 => "cpr_gate (c)",
-            1 => "cpr_gate (n)",
-            _ => "cpr_gate (m)",
+        match self.output {
+            Output::Causal => "cpr_gate (c)",
+            Output::NonCausal => "cpr_gate (n)",
+            Output::Mask => "cpr_gate (m)",
         }
     }
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (dz, dr) = gate_backward(self.mode, &self.z, &self.r, g, self.params)?;
+        let (dz, dr) = gate_backward(self.output, &self.z, &self.r, g, self.params)?;
         Ok(match dz {
             Some(dz) => vec![Some(dz), Some(dr)],
             None => vec![Some(dr)],

@@ -141,7 +141,7 @@ pub fn soft_rank_pav_with(
     }
     let gpu = x.gpu().clone();
     let scale = scale_of(strength, order);
-    let job = Job { b, n, reg, scale };
+    let job = SoftRankCall { b, n, reg, scale };
     let version = match version {
         PavVersion::Auto => choose(&gpu, x, &job)?,
         v if !v.supports(&gpu, n, reg) => {
@@ -164,14 +164,22 @@ pub fn soft_rank_pav_with(
 
 /// The sizes and settings of one call.
 #[derive(Debug, Clone, Copy)]
-struct Job {
+struct SoftRankCall {
     b: usize,
     n: usize,
     reg: Regularization,
     scale: f32,
 }
 
-impl Job {
+impl SoftRankCall {
+    /// Words of the v3/v4 kernels' `MM` array (`MSZ`), each PAV block's largest key for
+    /// kl's log-sum-exp: one per position for kl, a single unused word for l2.
+    fn block_max_words(&self, sh: usize) -> usize {
+        match self.reg {
+            Regularization::L2 => 1,
+            Regularization::Kl => sh,
+        }
+    }
     fn reg_code(&self) -> f64 {
         match self.reg {
             Regularization::L2 => 0.0,
@@ -193,7 +201,7 @@ pub fn auto_version(x: &Tensor, reg: Regularization) -> Result<PavVersion> {
         ));
     }
     let _ng = autograd::no_grad();
-    let job = Job {
+    let job = SoftRankCall {
         b: x.shape()[0],
         n: x.shape()[1],
         reg,
@@ -204,7 +212,7 @@ pub fn auto_version(x: &Tensor, reg: Regularization) -> Result<PavVersion> {
 
 /// Measures the versions that accept the shape (forward + backward) and returns the
 /// fastest; cached per adapter and (bucketed B, bucketed n, regularisation).
-fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<PavVersion> {
+fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<PavVersion> {
     // The naive v1 only when nothing else runs the shape (it is never the fastest, and
     // measuring it would slow the first call down).
     let mut candidates: Vec<PavVersion> = PavVersion::ALL
@@ -238,7 +246,7 @@ struct Saved {
 }
 
 /// Runs the forward kernels: the ranks and the saved permutation.
-fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, version: PavVersion) -> Result<(Tensor, Saved)> {
+fn forward(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall, version: PavVersion) -> Result<(Tensor, Saved)> {
     match version {
         PavVersion::V1 | PavVersion::Auto => forward_v1(gpu, x, job),
         PavVersion::V2 => forward_v2(gpu, x, job),
@@ -253,7 +261,7 @@ fn backward(
     g: &Tensor,
     saved: &Saved,
     ranks: &Tensor,
-    job: &Job,
+    job: &SoftRankCall,
     version: PavVersion,
 ) -> Result<Tensor> {
     match version {
@@ -275,7 +283,7 @@ crate::uniform! {
     }
 }
 
-fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
+fn forward_v1(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<(Tensor, Saved)> {
     let (b, n) = (job.b, job.n);
     let out = Tensor::empty(gpu, &[b, n])?;
     let perm = gpu.alloc(4 * job.elems(), "soft rank permutation")?;
@@ -372,7 +380,7 @@ crate::uniform! {
 /// Sorts every row of `x * scale` decreasingly into runs of (key, index) pairs with the
 /// v2 kernels, until at most 16 runs are left; returns the buffer holding the runs, a free
 /// one of the same size, and the run length.
-fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, Buf, usize)> {
+fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall, npad: usize) -> Result<(Buf, Buf, usize)> {
     let b = job.b;
     let bytes = 8 * (b * npad) as u64;
     let mut src = gpu.alloc(bytes, "soft rank sort buffer")?;
@@ -420,7 +428,7 @@ fn sort_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job, npad: usize) -> Result<(Buf, B
     Ok((src, dst, p.width as usize))
 }
 
-fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
+fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<(Tensor, Saved)> {
     let (b, n) = (job.b, job.n);
     let npad = n.next_multiple_of(V2_RUN).max(V2_RUN);
     let out = Tensor::empty(gpu, &[b, n])?;
@@ -464,7 +472,13 @@ fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
     ))
 }
 
-fn backward_v2(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &Job) -> Result<Tensor> {
+fn backward_v2(
+    gpu: &Arc<Gpu>,
+    g: &Tensor,
+    saved: &Saved,
+    ranks: &Tensor,
+    job: &SoftRankCall,
+) -> Result<Tensor> {
     let (b, n) = (job.b, job.n);
     let dx = Tensor::empty(gpu, &[b, n])?;
     if b * n == 0 {
@@ -595,7 +609,7 @@ fn v3_kernel(base: &'static Kernel, c: usize) -> Result<&'static Kernel> {
     Ok(k)
 }
 
-fn v3_checked_shape(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<(usize, usize, usize)> {
+fn v3_checked_shape(gpu: &Gpu, job: &SoftRankCall, k: V3Kernel) -> Result<(usize, usize, usize)> {
     v3_shape(gpu, job.n, job.reg, k).ok_or_else(|| {
         Error::shape(
             "soft_rank_pav",
@@ -604,21 +618,17 @@ fn v3_checked_shape(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<(usize, usize, 
     })
 }
 
-fn v3_c(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<usize> {
+fn v3_positions_per_thread(gpu: &Gpu, job: &SoftRankCall, k: V3Kernel) -> Result<usize> {
     Ok(v3_checked_shape(gpu, job, k)?.2)
 }
 
-fn v3_constants(gpu: &Gpu, job: &Job, k: V3Kernel) -> Result<[(&'static str, f64); 5]> {
+fn v3_constants(gpu: &Gpu, job: &SoftRankCall, k: V3Kernel) -> Result<[(&'static str, f64); 5]> {
     let (sh, wg, c) = v3_checked_shape(gpu, job, k)?;
-    let msz = match job.reg {
-        Regularization::L2 => 1,
-        Regularization::Kl => sh,
-    };
     Ok([
         ("WG", wg as f64),
         ("C", c as f64),
         ("SH", sh as f64),
-        ("MSZ", msz as f64),
+        ("MSZ", job.block_max_words(sh) as f64),
         ("REG", job.reg_code()),
     ])
 }
@@ -632,8 +642,8 @@ crate::uniform! {
     }
 }
 
-fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
-    let kernel = v3_kernel(&FORWARD_V3, v3_c(gpu, job, V3Kernel::Forward)?)?;
+fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<(Tensor, Saved)> {
+    let kernel = v3_kernel(&FORWARD_V3, v3_positions_per_thread(gpu, job, V3Kernel::Forward)?)?;
     row_forward(gpu, x, job, kernel, &v3_constants(gpu, job, V3Kernel::Forward)?)
 }
 
@@ -642,7 +652,7 @@ fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> 
 fn row_forward(
     gpu: &Arc<Gpu>,
     x: &Tensor,
-    job: &Job,
+    job: &SoftRankCall,
     kernel: &'static Kernel,
     constants: &[(&'static str, f64)],
 ) -> Result<(Tensor, Saved)> {
@@ -696,28 +706,30 @@ fn v4_shape(gpu: &Gpu, n: usize, reg: Regularization) -> Option<(usize, usize, u
     fits.then_some((sh, wg, sg))
 }
 
-fn forward_v4(gpu: &Arc<Gpu>, x: &Tensor, job: &Job) -> Result<(Tensor, Saved)> {
+fn forward_v4(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<(Tensor, Saved)> {
     let (sh, wg, sg) = v4_shape(gpu, job.n, job.reg).ok_or_else(|| {
         Error::shape(
             "soft_rank_pav",
             format!("V4 does not run rows of {} values on this adapter", job.n),
         )
     })?;
-    let msz = match job.reg {
-        Regularization::L2 => 1,
-        Regularization::Kl => sh,
-    };
     let constants = [
         ("WG", wg as f64),
         ("SH", sh as f64),
         ("SG", sg as f64),
-        ("MSZ", msz as f64),
+        ("MSZ", job.block_max_words(sh) as f64),
         ("REG", job.reg_code()),
     ];
     row_forward(gpu, x, job, &FORWARD_V4, &constants)
 }
 
-fn backward_v3(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &Job) -> Result<Tensor> {
+fn backward_v3(
+    gpu: &Arc<Gpu>,
+    g: &Tensor,
+    saved: &Saved,
+    ranks: &Tensor,
+    job: &SoftRankCall,
+) -> Result<Tensor> {
     let (b, n) = (job.b, job.n);
     let dx = Tensor::empty(gpu, &[b, n])?;
     if b * n > 0 {
@@ -728,7 +740,10 @@ fn backward_v3(gpu: &Arc<Gpu>, g: &Tensor, saved: &Saved, ranks: &Tensor, job: &
             _pad: 0,
         };
         gpu.launch(Launch {
-            kernel: v3_kernel(&BACKWARD_V3, v3_c(gpu, job, V3Kernel::Backward)?)?,
+            kernel: v3_kernel(
+                &BACKWARD_V3,
+                v3_positions_per_thread(gpu, job, V3Kernel::Backward)?,
+            )?,
             entry: "main",
             constants: &v3_constants(gpu, job, V3Kernel::Backward)?,
             params: uniform(&p),
@@ -755,7 +770,7 @@ crate::uniform! {
     }
 }
 
-fn backward_v1(gpu: &Arc<Gpu>, g: &Tensor, perm: &Buf, ranks: &Tensor, job: &Job) -> Result<Tensor> {
+fn backward_v1(gpu: &Arc<Gpu>, g: &Tensor, perm: &Buf, ranks: &Tensor, job: &SoftRankCall) -> Result<Tensor> {
     let (b, n) = (job.b, job.n);
     let dx = Tensor::empty(gpu, &[b, n])?;
     if b * n == 0 {
@@ -802,7 +817,7 @@ fn backward_v1(gpu: &Arc<Gpu>, g: &Tensor, perm: &Buf, ranks: &Tensor, job: &Job
 
 /// What the forward saved: the permutation with block starts, and the ranks.
 struct PavBackward {
-    job: Job,
+    job: SoftRankCall,
     version: PavVersion,
     saved: Saved,
     ranks: Tensor,
@@ -871,7 +886,7 @@ pub fn run_version(
         )));
     }
     let gpu = x.gpu().clone();
-    let job = Job {
+    let job = SoftRankCall {
         b: x.shape()[0],
         n: x.shape()[1],
         reg,

@@ -123,13 +123,24 @@ fn sort_keys(x: &Tensor, rows: usize, n: usize, order: Order) -> Result<(Tensor,
     Ok((keys, p))
 }
 
-/// One gather pass over sorted keys: MODE 0 values, 1 indices ([rows, kout]), 2 ranks ([rows, n]).
+/// What a gather pass writes; the kernel's `MODE` is the discriminant.
+#[derive(Clone, Copy)]
+enum Gather {
+    /// The first kout sorted values of each row, [rows, kout].
+    Values = 0,
+    /// Their indices, [rows, kout].
+    Indices = 1,
+    /// Each element's rank, [rows, n].
+    Ranks = 2,
+}
+
+/// One gather pass over sorted keys.
 fn gather(
     x: &Tensor,
     keys: &Tensor,
     mut p: Params,
     kout: usize,
-    mode: u32,
+    what: Gather,
     shape: &[usize],
 ) -> Result<Tensor> {
     let gpu = x.gpu();
@@ -139,7 +150,7 @@ fn gather(
     gpu.launch(Launch {
         kernel: &FORWARD_V1,
         entry: "gather",
-        constants: &[("WG", 256.0), ("MODE", mode as f64)],
+        constants: &[("WG", 256.0), ("MODE", what as u32 as f64)],
         params: uniform(&p),
         args: &[Arg::R(x.buf()), Arg::W(keys.buf()), Arg::W(out.buf())],
         workgroups: grid_1d(count.div_ceil(256)),
@@ -166,8 +177,8 @@ pub fn top_k(x: &Tensor, k: usize, order: Order) -> Result<Sorted> {
         });
     }
     let (keys, p) = sort_keys(x, rows, n, order)?;
-    let values = gather(x, &keys, p, k, 0, &shape)?;
-    let indices = gather(x, &keys, p, k, 1, &shape)?;
+    let values = gather(x, &keys, p, k, Gather::Values, &shape)?;
+    let indices = gather(x, &keys, p, k, Gather::Indices, &shape)?;
     let values = autograd::record(values, &[x], || TopKBackward {
         indices: indices.clone(),
         shape: x.shape().to_vec(),
@@ -188,7 +199,7 @@ pub fn argsort(x: &Tensor, order: Order) -> Result<Tensor> {
         return Tensor::empty(x.gpu(), x.shape());
     }
     let (keys, p) = sort_keys(x, rows, n, order)?;
-    gather(x, &keys, p, n, 1, x.shape())
+    gather(x, &keys, p, n, Gather::Indices, x.shape())
 }
 
 /// Hard ranks 1..n of every row (last axis) in `order` (ascending: the smallest value
@@ -199,7 +210,7 @@ pub fn hard_rank(x: &Tensor, order: Order) -> Result<Tensor> {
         return Tensor::empty(x.gpu(), x.shape());
     }
     let (keys, p) = sort_keys(x, rows, n, order)?;
-    gather(x, &keys, p, n, 2, x.shape())
+    gather(x, &keys, p, n, Gather::Ranks, x.shape())
 }
 
 /// `dx` of the top-k values: `g` scattered to the indices, zero elsewhere.
