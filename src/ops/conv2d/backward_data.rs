@@ -72,7 +72,7 @@ pub fn conv2d_backward_data(
             tune::choose(
                 gpu,
                 "conv2d.backward_data",
-                &backward_data_key(&geo),
+                &backward_data_key(&geo).to_string(),
                 &cands,
                 |v| run(v, &Tensor::empty(gpu, &geo.x_shape())?),
             )?

@@ -41,9 +41,13 @@ pub fn conv2d_backward_weight(
         Conv2dBackwardWeight::Auto => {
             use Conv2dBackwardWeight as B;
             let cands = candidates(gpu, geo.og, B::V1, B::V2, None, B::V4);
-            tune::choose(gpu, "conv2d.backward_weight", &tune_key(&geo), &cands, |v| {
-                run(v).map(drop)
-            })?
+            tune::choose(
+                gpu,
+                "conv2d.backward_weight",
+                &tune_key(&geo).to_string(),
+                &cands,
+                |v| run(v).map(drop),
+            )?
         }
         v => v,
     };

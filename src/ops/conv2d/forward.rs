@@ -46,7 +46,7 @@ pub fn conv2d_forward(
             use Conv2dForward as F;
             let cands = candidates(gpu, geo.og, F::V1, F::V2, Some(F::V3), F::V4);
             // Tuning runs write a scratch output (allocated only while measuring).
-            tune::choose(gpu, "conv2d.forward", &tune_key(&geo), &cands, |v| {
+            tune::choose(gpu, "conv2d.forward", &tune_key(&geo).to_string(), &cands, |v| {
                 run(v, &Tensor::empty(gpu, &geo.y_shape())?)
             })?
         }
