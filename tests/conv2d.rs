@@ -280,13 +280,6 @@ fn data(case: &Case) -> Arc<Data> {
     .clone()
 }
 
-/// Tolerance for an f32 sum of `terms` products of values in [-1, 1]: the rounding
-/// error grows about like sqrt(terms) ulps of the partial sums (which grow like
-/// sqrt(terms) too); 1e-6 * terms bounds it with room, plus 1e-5 relative.
-fn tol(terms: usize) -> (f64, f64) {
-    (1e-6 * terms.max(16) as f64, 1e-5)
-}
-
 fn t(gpu: &Arc<cprl::Gpu>, v: &[f32], shape: &[usize]) -> Tensor {
     Tensor::from_slice(gpu, v, shape).unwrap()
 }
@@ -317,7 +310,7 @@ fn forward_matches_ref(v: Fw, cases: &[Case]) {
         )
         .unwrap();
         assert_eq!(y.shape(), &d.y_shape[..]);
-        let (atol, rtol) = tol(case.w[1] * case.w[2] * case.w[3]);
+        let (atol, rtol) = r::tolerance(case.w[1] * case.w[2] * case.w[3]);
         assert_tensor(&format!("forward {v:?} {}", case.what), &y, &d.y, atol, rtol);
     }
 }
@@ -338,7 +331,7 @@ fn backward_data_matches_ref(v: Bd, cases: &[Case]) {
         )
         .unwrap();
         let og = case.w[0] / case.p.groups;
-        let (atol, rtol) = tol(og * case.w[2] * case.w[3]);
+        let (atol, rtol) = r::tolerance(og * case.w[2] * case.w[3]);
         assert_tensor(
             &format!("backward-data {v:?} {}", case.what),
             &dx,
@@ -364,7 +357,7 @@ fn backward_weight_matches_ref(v: Bw, cases: &[Case]) {
             v,
         )
         .unwrap();
-        let (atol, rtol) = tol(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
+        let (atol, rtol) = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
         assert_tensor(
             &format!("backward-weight {v:?} {}", case.what),
             &dw,
@@ -470,7 +463,7 @@ fn conv2d_backward_bias_matches_ref() {
     for case in CASES.iter().chain([&LONGEST]) {
         let d = data(case);
         let db = conv::conv2d_backward_bias(&t(&gpu, &d.dy, &d.y_shape)).unwrap();
-        let (atol, rtol) = tol(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
+        let (atol, rtol) = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
         assert_tensor(&format!("backward-bias {}", case.what), &db, &d.db, atol, rtol);
     }
 }
@@ -500,9 +493,9 @@ fn conv2d_backward_matches_ref_through_the_tape() {
             let grads = autograd::backward_with(&y, &t(&gpu, &d.dy, &d.y_shape)).unwrap();
             let what = format!("{v:?} {}", case.what);
             let og = case.w[0] / case.p.groups;
-            let (atol, rtol) = tol(og * case.w[2] * case.w[3]);
+            let (atol, rtol) = r::tolerance(og * case.w[2] * case.w[3]);
             assert_tensor(&format!("dx {what}"), grads.of(&x).unwrap(), &d.dx, atol, rtol);
-            let (atol, rtol) = tol(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
+            let (atol, rtol) = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
             assert_tensor(&format!("dw {what}"), grads.of(&w).unwrap(), &d.dw, atol, rtol);
             if case.bias {
                 assert_tensor(&format!("db {what}"), grads.of(&b).unwrap(), &d.db, atol, rtol);

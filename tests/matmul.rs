@@ -7,16 +7,8 @@ use common::*;
 use cprl::autograd::{self, gradcheck::assert_grad};
 use cprl::gpu::{LaunchOverride, with_launch_override};
 use cprl::ops::matmul::{self as mm, Bias, GemmDims, MatmulVersion};
-use cprl::reference::matmul as r;
+use cprl::reference::matmul::{self as r, RTOL, atol};
 use std::sync::OnceLock;
-
-/// f32 sums of k products of values in [-1, 1]: the rounding error grows with k (partial
-/// sums reach ~sqrt(k)); 2e-7 per term sits well above the typical error and far below a
-/// dropped or doubled term (|a b| ~ 0.25 on average).
-fn atol(k: usize) -> f64 {
-    1e-6 + 2e-7 * k as f64
-}
-const RTOL: f64 = 1e-5;
 
 /// (a shape, b shape, trans_a, trans_b): size 1, odd sizes, sizes that are not
 /// multiples of any tile (65x33x129), batched both sides, one side broadcast, every

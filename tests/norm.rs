@@ -25,14 +25,11 @@ const BN_SHAPES: &[&[usize]] = &[
 ];
 const BN_LARGE: &[usize] = &[32, 2, 112, 112];
 
-// Forward: f32 statistics over up to 401,408 values (partials combined pairwise-ish),
-// then one fma; |y| <= ~4.
-const Y_ATOL: f64 = 2e-5;
-const Y_RTOL: f64 = 1e-4;
+const Y_ATOL: f64 = r::tolerance::Y.0;
+const Y_RTOL: f64 = r::tolerance::Y.1;
 
-/// Tolerance of a sum of `m` terms of size ~1 in f32 (as in tests/reduce.rs).
 fn sum_atol(m: usize) -> f64 {
-    (4.0 * m as f64 * 6e-8).max(1e-5)
+    r::tolerance::sum(m).0
 }
 
 fn fits(version: NormVersion, shape: &[usize]) -> bool {
@@ -134,8 +131,8 @@ fn bn_backward_case(version: NormVersion, shape: &[usize], training: bool, relu:
     );
     let m = i.xv.len() / c;
     let what = format!("batch_norm backward {version:?} {shape:?} training {training} relu {relu}");
-    // dx: per-channel sums over m values divided by m, plus one rounding per term.
-    assert_tensor(&format!("{what}: dx"), grads.of(&x).unwrap(), &dx, 2e-5, 1e-4);
+    let (atol, rtol) = r::tolerance::DX;
+    assert_tensor(&format!("{what}: dx"), grads.of(&x).unwrap(), &dx, atol, rtol);
     assert_tensor(
         &format!("{what}: dgamma"),
         grads.of(&gamma).unwrap(),

@@ -29,12 +29,6 @@ const LAYERS: &[(&str, [usize; 4], [usize; 4])] = &[
     ("L3 64->128 56", [32, 64, 56, 56], [128, 64, 3, 3]),
 ];
 
-/// Relative and absolute tolerance for an f32 sum of `terms` products of values in
-/// [-1, 1] (as tests/conv2d.rs).
-fn tol(terms: usize) -> (f64, f64) {
-    (1e-6 * terms.max(16) as f64, 1e-5)
-}
-
 fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
@@ -97,7 +91,7 @@ pub fn bench(h: &mut Harness) {
                 let validate = || {
                     let y = conv::conv2d_forward(&x, &w, Some(&b), &p, v).map_err(|e| e.to_string())?;
                     let want = want.get_or_init(|| r::conv2d_forward_ref(&x64, xs, &w64, ws, Some(&b64), &p));
-                    let (atol, rtol) = tol(ws[1] * ws[2] * ws[3]);
+                    let (atol, rtol) = r::tolerance(ws[1] * ws[2] * ws[3]);
                     check(&y.to_vec().map_err(|e| e.to_string())?, want, atol, rtol)
                 };
                 h.run(
@@ -127,7 +121,7 @@ pub fn bench(h: &mut Harness) {
                         r::conv2d_backward_data_ref(&dy64, &w64, xs, ws, &p, &mut dx);
                         dx
                     });
-                    let (atol, rtol) = tol(ws[0] * ws[2] * ws[3]);
+                    let (atol, rtol) = r::tolerance(ws[0] * ws[2] * ws[3]);
                     check(&dx.to_vec().map_err(|e| e.to_string())?, want, atol, rtol)
                 };
                 h.run(
@@ -157,7 +151,7 @@ pub fn bench(h: &mut Harness) {
                         r::conv2d_backward_weight_ref(&dy64, &x64, xs, ws, &p, &mut dw);
                         dw
                     });
-                    let (atol, rtol) = tol(ys[0] * ys[2] * ys[3]);
+                    let (atol, rtol) = r::tolerance(ys[0] * ys[2] * ys[3]);
                     check(&dw.to_vec().map_err(|e| e.to_string())?, want, atol, rtol)
                 };
                 h.run(

@@ -108,7 +108,7 @@ pub fn bench(h: &mut Harness) {
             };
             let validate = || {
                 let y = fwd().map_err(err)?.to_vec().map_err(err)?;
-                check(&y, &reference(&y).0, 2e-5, 1e-4)
+                check(&y, &reference(&y).0, r::tolerance::Y.0, r::tolerance::Y.1)
             };
             h.run(
                 case,
@@ -148,11 +148,11 @@ pub fn bench(h: &mut Harness) {
                     &mut dbeta,
                 );
                 let got = |t: &Tensor| grads.of(t).map_err(err)?.to_vec().map_err(err);
-                check(&got(&i.x)?, &dx, 2e-5, 1e-4)?;
+                check(&got(&i.x)?, &dx, r::tolerance::DX.0, r::tolerance::DX.1)?;
                 // Sums over N*H*W values (~1e5) of size ~1.
-                let m = i.xv.len() as f64 / c as f64;
-                check(&got(&i.gamma)?, &dgamma, 2.4e-7 * m, 1e-4)?;
-                check(&got(&i.beta)?, &dbeta, 2.4e-7 * m, 1e-4)
+                let (atol, rtol) = r::tolerance::sum(i.xv.len() / c);
+                check(&got(&i.gamma)?, &dgamma, atol, rtol)?;
+                check(&got(&i.beta)?, &dbeta, atol, rtol)
             };
             h.run(
                 case,
