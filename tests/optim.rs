@@ -19,10 +19,8 @@ use cprl::{Gpu, Tensor};
 const SHAPES: &[&[usize]] = &[&[1], &[7], &[3, 5], &[64], &[257, 4], &[1 << 20]];
 const STEPS: usize = 4;
 
-// Each step rounds a handful of f32 operations on values of size ~1; the reference
-// runs in f64 from the same inputs, so a few ulps per step accumulate.
-const ATOL: f64 = 2e-6;
-const RTOL: f64 = 1e-5;
+const ATOL: f64 = r::TOLERANCE.0;
+const RTOL: f64 = r::TOLERANCE.1;
 
 fn shapes_for(version: OptimVersion) -> Vec<&'static [usize]> {
     SHAPES

@@ -152,7 +152,7 @@ fn adam(h: &mut Harness) {
                     opt.step(std::slice::from_ref(&p), &g).map_err(err)?;
                     ro::adam_step_ref(&cfg, &mut want, &g64, &mut m, &mut v, &mut step);
                 }
-                check(&p.to_vec().map_err(err)?, &want, 1e-6, 1e-5)
+                check(&p.to_vec().map_err(err)?, &want, ro::TOLERANCE.0, ro::TOLERANCE.1)
             };
             let (p, pv, g, gv) = param_and_grad(&gpu, n, 22);
             let mut opt = Adam::new(cfg);
@@ -197,7 +197,7 @@ fn sgd(h: &mut Harness) {
                     opt.step(std::slice::from_ref(&p), &g).map_err(err)?;
                     ro::sgd_step_ref(&cfg, &mut want, &g64, &mut buf);
                 }
-                check(&p.to_vec().map_err(err)?, &want, 1e-6, 1e-5)
+                check(&p.to_vec().map_err(err)?, &want, ro::TOLERANCE.0, ro::TOLERANCE.1)
             };
             let (p, pv, g, gv) = param_and_grad(&gpu, n, 32);
             let mut opt = Sgd::new(cfg);
