@@ -20,7 +20,9 @@ use cprl::reference::softrank::pav as r;
 use crate::harness::{Case, Harness, Validation, check, rand};
 
 pub fn bench(h: &mut Harness) {
-    if !h.wants("softrank.pav") {
+    // Rows are named softrank.pav.{l2,kl}.{fwd,fwd+bwd}: a filter may name either.
+    let (l2, kl) = (h.wants("softrank.pav.l2"), h.wants("softrank.pav.kl"));
+    if !(l2 || kl) {
         return;
     }
     let (bs, ns): (&[usize], &[usize]) = if h.quick {
@@ -28,14 +30,14 @@ pub fn bench(h: &mut Harness) {
     } else {
         (&[1, 64, 256, 2048], &[64, 256, 1024, 2048, 3136, 4096])
     };
-    for &n in ns {
+    for &n in ns.iter().filter(|_| l2) {
         for &b in bs {
             for wide in [false, true] {
                 rows(h, b, n, wide, Regularization::L2);
             }
         }
     }
-    for n in [256, 1024, 4096] {
+    for n in [256, 1024, 4096].into_iter().filter(|_| kl) {
         for wide in [false, true] {
             rows(h, 256, n, wide, Regularization::Kl);
         }
