@@ -133,6 +133,24 @@ impl Gpu {
         Ok(m)
     }
 
+    /// Holds the launch's uniform to the shader's struct, once per (kernel, uniform
+    /// type): a kernel's pipelines for other constants share its source, so parsing it
+    /// again for each would only repeat the same answer.
+    fn check_uniform(&self, l: &Launch) -> Result<()> {
+        let pair = (l.kernel.name, std::ptr::from_ref(l.params.layout) as usize);
+        let mut checked = self.uniforms_checked.lock().unwrap_or_else(|p| p.into_inner());
+        if checked.contains(&pair) {
+            return Ok(());
+        }
+        check_shader(&shader_source(l.kernel)?, l.params.layout).map_err(|msg| Error::Shader {
+            name: l.kernel.name.to_string(),
+            entry: l.entry.to_string(),
+            msg,
+        })?;
+        checked.insert(pair);
+        Ok(())
+    }
+
     fn pipeline(&self, l: &Launch) -> Result<Arc<wgpu::ComputePipeline>> {
         let key = PipelineKey {
             kernel: l.kernel.name,
@@ -145,11 +163,7 @@ impl Gpu {
             return Ok(p.clone());
         }
         let module = self.module(l.kernel)?;
-        check_shader(&shader_source(l.kernel)?, l.params.layout).map_err(|msg| Error::Shader {
-            name: l.kernel.name.to_string(),
-            entry: l.entry.to_string(),
-            msg,
-        })?;
+        self.check_uniform(l)?;
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             // binding 0: Params
             binding: 0,

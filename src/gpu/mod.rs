@@ -46,6 +46,8 @@ pub struct Gpu {
     state: Mutex<State>,
     pipelines: Mutex<HashMap<kernel::PipelineKey, Arc<wgpu::ComputePipeline>>>,
     modules: Mutex<HashMap<&'static str, Arc<wgpu::ShaderModule>>>,
+    /// (kernel, uniform layout address) pairs already held to the shader's struct.
+    uniforms_checked: Mutex<std::collections::HashSet<(&'static str, usize)>>,
     /// Fill every new output buffer with NaN, so that unwritten elements show in tests.
     poison: AtomicBool,
     /// First error wgpu reported outside an error scope; returned at the next flush.
@@ -122,6 +124,7 @@ impl Gpu {
             }),
             pipelines: Mutex::new(HashMap::new()),
             modules: Mutex::new(HashMap::new()),
+            uniforms_checked: Mutex::new(std::collections::HashSet::new()),
             poison: AtomicBool::new(poison),
             uncaptured,
             lost,

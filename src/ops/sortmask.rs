@@ -108,14 +108,6 @@ crate::uniform! {
 }
 
 crate::uniform! {
-    struct DeviationParams {
-        rows: u32,
-        n: u32,
-        _pad: [u32; 2],
-    }
-}
-
-crate::uniform! {
     struct ElementParams {
         count: u32,
         n: u32,
@@ -148,35 +140,28 @@ impl Pass {
 fn launch(pass: Pass, version: SortMaskVersion, p: RowParams, args: &[Arg], gpu: &crate::Gpu) -> Result<()> {
     let (rows, n) = (p.rows as u64, p.n as u64);
     let v2 = version == SortMaskVersion::V2;
-    // The deviation passes read no gate constants; apply_forward_v1 is elementwise and
-    // reads the element count where the others read rows.
-    let deviation = DeviationParams {
-        rows: p.rows,
-        n: p.n,
-        _pad: [0; 2],
-    };
+    // apply_forward_v1 is elementwise: it reads the element count where the others
+    // read rows. (The deviation passes leave a and b as padding.)
     let elementwise = ElementParams {
         count: (rows * n) as u32,
         n: p.n,
         a: p.a,
         b: p.b,
     };
-    let (kernel, wg, groups, params) = match (pass, v2) {
-        (Pass::DeviationForward, false) => (&DEVIATION_FORWARD_V1, 256, rows, uniform(&deviation)),
-        (Pass::DeviationBackward, false) => (&DEVIATION_BACKWARD_V1, 256, rows, uniform(&deviation)),
-        (Pass::ApplyBackward, false) => (&APPLY_BACKWARD_V1, 256, rows, uniform(&p)),
-        (Pass::ApplyForward, false) => (
-            &APPLY_FORWARD_V1,
-            256,
-            (rows * n).div_ceil(256),
-            uniform(&elementwise),
-        ),
-        (Pass::DeviationForward, true) => (&DEVIATION_FORWARD_V2, 64, rows.div_ceil(64), uniform(&deviation)),
-        (Pass::DeviationBackward, true) => {
-            (&DEVIATION_BACKWARD_V2, 64, rows.div_ceil(64), uniform(&deviation))
-        }
-        (Pass::ApplyBackward, true) => (&APPLY_BACKWARD_V2, 64, rows.div_ceil(64), uniform(&p)),
-        (Pass::ApplyForward, true) => (&APPLY_FORWARD_V2, 64, rows.div_ceil(64), uniform(&p)),
+    let (kernel, wg, groups) = match (pass, v2) {
+        (Pass::DeviationForward, false) => (&DEVIATION_FORWARD_V1, 256, rows),
+        (Pass::DeviationBackward, false) => (&DEVIATION_BACKWARD_V1, 256, rows),
+        (Pass::ApplyBackward, false) => (&APPLY_BACKWARD_V1, 256, rows),
+        (Pass::ApplyForward, false) => (&APPLY_FORWARD_V1, 256, (rows * n).div_ceil(256)),
+        (Pass::DeviationForward, true) => (&DEVIATION_FORWARD_V2, 64, rows.div_ceil(64)),
+        (Pass::DeviationBackward, true) => (&DEVIATION_BACKWARD_V2, 64, rows.div_ceil(64)),
+        (Pass::ApplyBackward, true) => (&APPLY_BACKWARD_V2, 64, rows.div_ceil(64)),
+        (Pass::ApplyForward, true) => (&APPLY_FORWARD_V2, 64, rows.div_ceil(64)),
+    };
+    let params = if (pass, v2) == (Pass::ApplyForward, false) {
+        uniform(&elementwise)
+    } else {
+        uniform(&p)
     };
     gpu.launch(Launch {
         kernel,
