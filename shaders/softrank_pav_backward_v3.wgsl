@@ -22,7 +22,9 @@
 //      coef = sum(g r) / sum(w)), written to workgroup memory by element and stored
 //      coalesced.
 // WG and C = SH / WG <= 16 are overrides the host picks per row length and adapter
-// (widest workgroup that fits first); the host compiles the source with CMAX = C.
+// (widest workgroup that fits first). The host runs the copy whose CMAX, the size of the
+// private arrays, is C: this file for C = 16, and for C = 1, 2, 4, 8
+// softrank_pav_backward_v3_c1 .. _c8, which tools/shaders.py makes from it.
 // Workgroup memory: 8 SH bytes (12 SH for kl) plus 24 WG; the host checks the
 // adapter's limit. REG: 0 l2, 1 kl.
 
@@ -40,6 +42,7 @@ override SH: u32 = 4096u;
 override MSZ: u32 = 1u;
 override REG: u32 = 0u;
 
+// Size of the private arrays: C (the copies of this file differ only here).
 const CMAX: u32 = 16u;
 const START_BIT: u32 = 0x80000000u;
 const INDEX_MASK: u32 = 0x7fffffffu;

@@ -30,9 +30,11 @@
 //      its rank. Ranks go to workgroup memory by element index, the saved permutation
 //      by position, and both leave with coalesced stores.
 // WG and C = SH / WG <= 16 are overrides the host picks per row length and adapter
-// (widest workgroup first); CMAX, the size of the private arrays, is replaced by C in
-// the source the host compiles (sized exactly they stay in registers). Workgroup memory:
-// 8 SH bytes for l2, 12 SH for kl (MM), plus 4 WG; the host checks the adapter's limit.
+// (widest workgroup first). The host runs the copy whose CMAX, the size of the private
+// arrays, is C (sized exactly they stay in registers): this file for C = 16, and for
+// C = 1, 2, 4, 8 softrank_pav_forward_v3_c1 .. _c8, which tools/shaders.py makes from it.
+// Workgroup memory: 8 SH bytes for l2, 12 SH for kl (MM), plus 4 WG; the host checks
+// the adapter's limit.
 // Loops are bounded by C, log2 SH and the pooling steps (<= n): fine for llvmpipe's cap.
 // REG (override): 0 l2, 1 kl.
 
@@ -50,7 +52,7 @@ override SH: u32 = 4096u;
 override MSZ: u32 = 1u;
 override REG: u32 = 0u;
 
-// Size of the private arrays: the host compiles this source with CMAX = C.
+// Size of the private arrays: C (the copies of this file differ only here).
 const CMAX: u32 = 16u;
 const NONE: u32 = 0xffffu;
 const START_BIT: u32 = 0x80000000u;

@@ -16,9 +16,9 @@
 // stages through workgroup memory (v3: 55, each with about twice the accesses), 40 by
 // shuffles, 23 in registers. WG = SH / 4 (64 .. 1024), SG: the adapter's subgroup size.
 //
-// Generated from softrank_pav_forward_v3.wgsl by tools/variants/apply.py with
+// Generated from softrank_pav_forward_v3.wgsl by tools/shaders.py with
 // tools/variants/softrank_pav_forward_v4.variant: edit those, then run
-// tools/variants/regen.sh.
+// python3 tools/shaders.py.
 
 struct Params {
     b: u32,

@@ -59,78 +59,70 @@ fn a_broken_shader_is_reported_with_its_line() {
     assert!(msg.contains("broken.wgsl:3"), "no line number in: {msg}");
 }
 
-/// Shaders kept as a base shader plus their differences (tools/variants/*.variant):
-/// each committed file must be what tools/variants/apply.py makes, so that an edit of
-/// the base reaches the variant. Needs python3 (see [`python3_or_skip`]).
-#[test]
-fn shader_variants_are_up_to_date() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut variants: Vec<_> = std::fs::read_dir(root.join("tools/variants"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "variant"))
-        .collect();
-    variants.sort();
-    assert!(!variants.is_empty(), "no variants in tools/variants");
-    for variant in variants {
-        let text = std::fs::read_to_string(&variant).unwrap();
-        let out = text
-            .lines()
-            .find_map(|l| l.strip_prefix("//@@ out "))
-            .unwrap_or_else(|| panic!("{}: no '//@@ out' line", variant.display()));
-        let made = std::env::temp_dir().join(format!("cprl_variant_{}.wgsl", std::process::id()));
-        let Some(mut python) = python3_or_skip("shader_variants_are_up_to_date") else {
-            return;
-        };
-        let status = python
-            .arg(root.join("tools/variants/apply.py"))
-            .arg(&variant)
-            .arg(root)
-            .arg(&made)
-            .status()
-            .expect("python3 ran a moment ago");
-        assert!(
-            status.success(),
-            "{}: apply.py failed: {status}",
-            variant.display()
-        );
-        let made_text = std::fs::read_to_string(&made).unwrap();
-        let _ = std::fs::remove_file(&made);
-        let committed = std::fs::read_to_string(root.join(out)).unwrap();
-        assert!(
-            made_text == committed,
-            "{out} is not what {} makes: run tools/variants/regen.sh",
-            variant.display()
-        );
-    }
-}
-
-/// The generated small-channel backward-data shaders (tools/conv2d/gen_bd_small.py) are
-/// what the generator makes, so an edit of the generator reaches them. Needs python3
+/// Every generated shader (tools/shaders.py lists them: unrolled kernels, variants of a
+/// base shader, PAV V3 at each private-array size) is what its source makes, so an edit
+/// of a generator, a template or a base reaches every file made from it. Needs python3
 /// (see [`python3_or_skip`]).
 #[test]
-fn generated_conv2d_shaders_are_up_to_date() {
+fn generated_shaders_are_up_to_date() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for version in ["5", "6"] {
-        let Some(mut python) = python3_or_skip("generated_conv2d_shaders_are_up_to_date") else {
-            return;
-        };
-        let out = python
-            .arg(root.join("tools/conv2d/gen_bd_small.py"))
-            .arg(version)
-            .output()
-            .expect("python3 ran a moment ago");
-        assert!(
-            out.status.success(),
-            "gen_bd_small.py {version} failed: {}",
-            out.status
-        );
-        let file = format!("shaders/conv2d_backward_data_v{version}.wgsl");
-        let committed = std::fs::read_to_string(root.join(&file)).unwrap();
-        assert!(
-            String::from_utf8(out.stdout).unwrap() == committed,
-            "{file} is not what tools/conv2d/gen_bd_small.py {version} makes: run tools/conv2d/regen.sh"
-        );
+    let Some(mut python) = python3_or_skip("generated_shaders_are_up_to_date") else {
+        return;
+    };
+    let out = python
+        .arg(root.join("tools/shaders.py"))
+        .arg("--check")
+        .output()
+        .expect("python3 ran a moment ago");
+    assert!(
+        out.status.success(),
+        "tools/shaders.py --check failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The check above fails, naming the file, when a generated shader is edited by hand:
+/// run on a copy of `shaders/` and `tools/` with one generated file changed.
+#[test]
+fn a_hand_edited_generated_shader_is_named() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(mut python) = python3_or_skip("a_hand_edited_generated_shader_is_named") else {
+        return;
+    };
+    let copy = std::env::temp_dir().join(format!("cprl_shaders_check_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    for dir in ["shaders", "tools"] {
+        copy_dir(&root.join(dir), &copy.join(dir));
+    }
+    let edited = copy.join("shaders/softrank_pav_forward_v3_c4.wgsl");
+    let text = std::fs::read_to_string(&edited).unwrap();
+    std::fs::write(&edited, text.replace("const CMAX: u32 = 4u;", "const CMAX: u32 = 5u;")).unwrap();
+    let out = python
+        .arg(copy.join("tools/shaders.py"))
+        .arg("--check")
+        .arg("--root")
+        .arg(&copy)
+        .output()
+        .expect("python3 ran a moment ago");
+    let _ = std::fs::remove_dir_all(&copy);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the edit went unnoticed");
+    assert!(
+        stderr.contains("shaders/softrank_pav_forward_v3_c4.wgsl") && !stderr.contains("_c8"),
+        "the report names the wrong files:\n{stderr}"
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
     }
 }
 

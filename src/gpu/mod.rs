@@ -16,7 +16,6 @@ mod timing;
 mod uniform;
 
 pub use adapter::{AdapterChoice, DeviceSummary};
-pub(crate) use kernel::shader_source;
 pub use kernel::{Arg, Kernel, Launch, grid_1d};
 pub use launch_override::{LaunchOverride, with_launch_override};
 pub use pool::{Buf, PoolStats};

@@ -1,7 +1,12 @@
+"""Prints softrank_pav_sort_v2.wgsl: sort_template.wgsl with the odd-even sorting network
+of R pairs (net.py) and the 4- and 16-way merges (gen_merge.py) unrolled.
+
+    python3 tools/pav/gen_sort.py 64   (tools/shaders.py runs it)
+"""
 import os, sys, importlib.util
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("net", os.path.join(HERE, "net.py"))
-R = int(sys.argv[1]); out = sys.argv[2]
+R = int(sys.argv[1])
 sys.argv = sys.argv[:1]
 net = importlib.util.module_from_spec(spec); spec.loader.exec_module(net)
 decl = "\n".join(f"    var v{i}: vec2<u32>;" for i in range(R))
@@ -20,4 +25,4 @@ import importlib.util as _u
 _spec = _u.spec_from_file_location("gm", os.path.join(HERE, "gen_merge.py"))
 gm = _u.module_from_spec(_spec); _spec.loader.exec_module(gm)
 src = src.replace("@MERGE4@", gm.gen(4)).replace("@MERGE16@", gm.gen(16))
-open(out, "w").write(src)
+sys.stdout.write(src)

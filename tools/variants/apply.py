@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Makes a shader variant: a base WGSL file with the replacements of a .variant file.
+"""Shader variants: a base WGSL file with the replacements of a .variant file.
 
 Kernel versions that differ from another version in a few places (a subgroup load
 path, a different sort) are kept as the base shader plus their differences, so the
@@ -14,17 +13,17 @@ code they share has one source. A .variant file reads:
     //@@ end
     ... more replace / with / end blocks, applied in order
 
-    python3 apply.py <file.variant> [<repository root>] [<output path>]
-
-writes the variant (to <out>, or to the given output path). regen.sh remakes them all;
-tests/shaders.rs checks that the committed files are what this makes.
+tools/shaders.py makes every variant (and checks the committed files) with these
+functions; it is the one way to remake generated shaders.
 """
-import os
-import sys
 
 
-def parse(text):
-    """(base, out, [(old, new)]) of a .variant file."""
+class VariantError(Exception):
+    pass
+
+
+def parse(text, name):
+    """(base, out, [(old, new)]) of a .variant file's text."""
     base = out = None
     blocks, state, old, new = [], None, [], []
     for line in text.splitlines(keepends=True):
@@ -45,27 +44,15 @@ def parse(text):
         elif state == "new":
             new.append(line)
     if base is None or out is None or state is not None:
-        sys.exit("apply.py: a variant needs '//@@ base', '//@@ out' and closed blocks")
+        raise VariantError(f"{name}: a variant needs '//@@ base', '//@@ out' and closed blocks")
     return base, out, blocks
 
 
-def make(variant_path, root):
-    base, out, blocks = parse(open(variant_path).read())
-    text = open(os.path.join(root, base)).read()
+def apply(base_text, blocks, name):
+    """The base with each block's lines replaced (each must occur exactly once)."""
+    text = base_text
     for k, (old, new) in enumerate(blocks):
         if text.count(old) != 1:
-            sys.exit(f"apply.py: {variant_path}: block {k + 1} is not found exactly once in {base}")
+            raise VariantError(f"{name}: block {k + 1} is not found exactly once in its base")
         text = text.replace(old, new)
-    return out, text
-
-
-def main():
-    variant = sys.argv[1]
-    root = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "..")
-    out, text = make(variant, root)
-    path = sys.argv[3] if len(sys.argv) > 3 else os.path.join(root, out)
-    open(path, "w").write(text)
-
-
-if __name__ == "__main__":
-    main()
+    return text

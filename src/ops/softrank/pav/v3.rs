@@ -1,11 +1,11 @@
 //! PAV V3 and V4: one workgroup per row, for GPUs, and their launch shapes (see the
 //! module header of `pav`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{Saved, SoftRankCall};
 use crate::error::{Error, Result};
-use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d, shader_source, uniform};
+use crate::gpu::{Arg, Gpu, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
 use crate::ops::softrank::Regularization;
 use crate::tensor::Tensor;
@@ -81,32 +81,32 @@ pub(super) fn v3_shape(
         .find_map(|target_c| fits((sh / target_c).clamp(64, V3_MAX_WG)))
 }
 
-/// The v3 kernel with its private arrays sized C (`CMAX`, a WGSL const: function-scope
-/// arrays cannot take an override size). Arrays sized for 16 with C = 4 in use end up
-/// in local memory on GPUs, sized exactly they stay in registers. One leaked copy of
-/// the source per (kernel, C): at most five each (C = 1, 2, 4, 8, 16).
-pub(super) fn v3_kernel(base: &'static Kernel, c: usize) -> Result<&'static Kernel> {
-    static SIZED: Mutex<Vec<(&'static str, usize, &'static Kernel)>> = Mutex::new(Vec::new());
-    let mut sized = SIZED.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(&(_, _, k)) = sized.iter().find(|(n, cc, _)| *n == base.name && *cc == c) {
-        return Ok(k);
-    }
-    const DECL: &str = "const CMAX: u32 = 16u;";
-    // The base's source as the device layer reads it (so CPRL_SHADER_DIR reaches it).
-    let source = shader_source(base)?;
-    if !source.contains(DECL) {
-        return Err(Error::Invalid(format!("{} lacks `{DECL}`", base.name)));
-    }
-    let k: &'static Kernel = Box::leak(Box::new(Kernel {
-        name: Box::leak(format!("{}_c{c}", base.name).into_boxed_str()),
-        source: Box::leak(
-            source
-                .replace(DECL, &format!("const CMAX: u32 = {c}u;"))
-                .into_boxed_str(),
-        ),
-    }));
-    sized.push((base.name, c, k));
-    Ok(k)
+/// The v3 kernels with their private arrays sized C (`CMAX`, a WGSL const: function-scope
+/// arrays cannot take an override size), by kernel and C = 1, 2, 4, 8, 16. Arrays sized
+/// for 16 with C = 4 in use end up in local memory on GPUs, sized exactly they stay in
+/// registers. The C = 16 kernels are the hand-written sources; tools/shaders.py makes
+/// the others from them (`_c1` .. `_c8`).
+static SIZED: [(V3Kernel, usize, &Kernel); 10] = [
+    (V3Kernel::Forward, 1, &kernel!("softrank_pav_forward_v3_c1")),
+    (V3Kernel::Forward, 2, &kernel!("softrank_pav_forward_v3_c2")),
+    (V3Kernel::Forward, 4, &kernel!("softrank_pav_forward_v3_c4")),
+    (V3Kernel::Forward, 8, &kernel!("softrank_pav_forward_v3_c8")),
+    (V3Kernel::Forward, 16, &FORWARD_V3),
+    (V3Kernel::Backward, 1, &kernel!("softrank_pav_backward_v3_c1")),
+    (V3Kernel::Backward, 2, &kernel!("softrank_pav_backward_v3_c2")),
+    (V3Kernel::Backward, 4, &kernel!("softrank_pav_backward_v3_c4")),
+    (V3Kernel::Backward, 8, &kernel!("softrank_pav_backward_v3_c8")),
+    (V3Kernel::Backward, 16, &BACKWARD_V3),
+];
+
+/// The v3 kernel `k` with private arrays of C positions (a power of two up to 16, as
+/// [`v3_shape`] picks).
+pub(super) fn v3_kernel(k: V3Kernel, c: usize) -> Result<&'static Kernel> {
+    SIZED
+        .iter()
+        .find(|&&(kk, cc, _)| kk == k && cc == c)
+        .map(|&(_, _, kernel)| kernel)
+        .ok_or_else(|| Error::Invalid(format!("no PAV v3 kernel with {c} positions per thread")))
 }
 
 pub(super) fn v3_checked_shape(gpu: &Gpu, job: &SoftRankCall, k: V3Kernel) -> Result<(usize, usize, usize)> {
@@ -143,7 +143,7 @@ crate::uniform! {
 }
 
 pub(super) fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<(Tensor, Saved)> {
-    let kernel = v3_kernel(&FORWARD_V3, v3_positions_per_thread(gpu, job, V3Kernel::Forward)?)?;
+    let kernel = v3_kernel(V3Kernel::Forward, v3_positions_per_thread(gpu, job, V3Kernel::Forward)?)?;
     row_forward(gpu, x, job, kernel, &v3_constants(gpu, job, V3Kernel::Forward)?)
 }
 
@@ -241,7 +241,7 @@ pub(super) fn backward_v3(
         };
         gpu.launch(Launch {
             kernel: v3_kernel(
-                &BACKWARD_V3,
+                V3Kernel::Backward,
                 v3_positions_per_thread(gpu, job, V3Kernel::Backward)?,
             )?,
             entry: "main",
