@@ -96,7 +96,11 @@ fn a_hand_edited_generated_shader_is_named() {
     }
     let edited = copy.join("shaders/softrank_pav_forward_v3_c4.wgsl");
     let text = std::fs::read_to_string(&edited).unwrap();
-    std::fs::write(&edited, text.replace("const CMAX: u32 = 4u;", "const CMAX: u32 = 5u;")).unwrap();
+    std::fs::write(
+        &edited,
+        text.replace("const CMAX: u32 = 4u;", "const CMAX: u32 = 5u;"),
+    )
+    .unwrap();
     let out = python
         .arg(copy.join("tools/shaders.py"))
         .arg("--check")

@@ -51,3 +51,8 @@ pub fn with_launch_override<R>(o: LaunchOverride, f: impl FnOnce() -> R) -> R {
 pub(crate) fn current() -> LaunchOverride {
     CURRENT.get()
 }
+
+/// Whether a test forces anything on this thread (an override other than the default).
+pub(crate) fn active() -> bool {
+    current() != NONE
+}

@@ -8,7 +8,8 @@
 //! `CPRL_TUNE_CACHE` names a file, on disk as JSON. Every candidate computes the
 //! same result (tests hold each version to the reference), so the choice changes
 //! speed only. `CPRL_TUNE=off` skips measuring and takes the first candidate
-//! (the op's documented default).
+//! (the op's documented default); so does a thread under a test's launch override
+//! (`gpu::with_launch_override`), which leaves the cache alone.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -57,6 +58,13 @@ pub fn bucket(n: usize) -> usize {
 
 /// The fastest of `candidates` for `key` (e.g. "b=64,n=1024"), measuring on first use.
 /// `run(c)` must enqueue candidate `c` once (its output is discarded).
+///
+/// `key` must name every property of the shape that changes a candidate's code path
+/// (constants, entry points, vec4 views, whether work is split into passes), not
+/// only its bucketed sizes: shapes that share a key share the measured choice. Ops
+/// build it from a typed key (e.g. conv2d's `TuneKey`, matmul's `MatmulTuneKey`)
+/// whose predicates the launch code shares. When a key gains a field, the strings in
+/// an on-disk cache no longer match: those entries are simply measured again.
 pub fn choose<V: Copy + std::fmt::Debug>(
     gpu: &Gpu,
     op: &str,
@@ -65,7 +73,13 @@ pub fn choose<V: Copy + std::fmt::Debug>(
     mut run: impl FnMut(V) -> Result<()>,
 ) -> Result<V> {
     assert!(!candidates.is_empty(), "{op}: no candidates");
-    if candidates.len() == 1 || !enabled() {
+    // A forced launch (`gpu::with_launch_override`, tests only) changes launch shapes
+    // that keys do not name, so the cache is neither read nor written under one. The
+    // first candidate is taken, as with tuning off: it is the op's documented default,
+    // every candidate computes the same result, and measuring instead would re-time
+    // every call (nothing could be cached) for a choice that says nothing about this
+    // adapter's own launches.
+    if candidates.len() == 1 || !enabled() || crate::gpu::launch_override::active() {
         return Ok(candidates[0]);
     }
     // The candidate set is part of the key: shapes that share a bucketed key but not

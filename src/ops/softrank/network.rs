@@ -34,8 +34,10 @@
 //!   words. Its plan refuses rows too long for the loop budget (bitonic: above about
 //!   12,000 forward, 7,000 backward); Auto then keeps V1.
 //! - Auto (default): `ops::tune::choose` between them (V1 first), measured on at most
-//!   256 rows and keyed on (kind, pass, bucketed n, bucketed rows). On lavapipe V2 won
-//!   at many short rows and V1 at long rows (benches/NOTES.md, pairwise and network soft ranks).
+//!   256 rows and keyed on (kind, pass, relaxation, bucketed n, bucketed rows, and per
+//!   candidate its workgroup and whether it runs in one segment: `NetworkTuneKey`). On
+//!   lavapipe V2 won at many short rows and V1 at long rows (benches/NOTES.md, pairwise
+//!   and network soft ranks).
 //!
 //! Every invocation loops at most 50,000 times per dispatch under the plan's accounting
 //! (llvmpipe stops at 65,535): the sweep is split into several dispatches when needed
@@ -144,11 +146,29 @@ pub fn network_plan(
         NetworkVersion::Auto => NetworkVersion::V1,
         v => v,
     };
-    plan_for(gpu, version, kind, n, rows, k, opts)
+    plan_for(PlanAdapter::of(gpu), version, kind, n, rows, k, opts)
+}
+
+/// What a plan reads of the adapter: whether it is a CPU driver (V1's lanes per row)
+/// and its largest binding (the scratch budget). Plain values, so that the tuning
+/// key's tests run without a device.
+#[derive(Clone, Copy, Debug)]
+struct PlanAdapter {
+    is_cpu: bool,
+    max_binding_bytes: u64,
+}
+
+impl PlanAdapter {
+    fn of(gpu: &Gpu) -> Self {
+        PlanAdapter {
+            is_cpu: gpu.is_cpu(),
+            max_binding_bytes: gpu.max_binding_bytes(),
+        }
+    }
 }
 
 fn plan_for(
-    gpu: &Gpu,
+    ad: PlanAdapter,
     version: NetworkVersion,
     kind: NetworkKind,
     n: usize,
@@ -161,7 +181,7 @@ fn plan_for(
     // up to 256 elsewhere. V2: rows per workgroup.
     let wg = opts.wg.unwrap_or(match version {
         NetworkVersion::V2 => 64,
-        _ if gpu.is_cpu() => 32,
+        _ if ad.is_cpu => 32,
         _ => pairs.max(1).next_power_of_two().clamp(32, 256) as u32,
     });
     if !(1..=256).contains(&wg) {
@@ -202,7 +222,7 @@ fn plan_for(
     let off_ck = 2 * k * n;
     let off_d = off_ck + nseg * k * n;
     let stride = off_d + seg * k * pairs;
-    let budget = SCRATCH_BUDGET.min(gpu.max_binding_bytes());
+    let budget = SCRATCH_BUDGET.min(ad.max_binding_bytes);
     let row_bytes = stride as u64 * 4;
     if row_bytes > budget {
         return Err(Error::TooLarge {
@@ -309,8 +329,100 @@ fn run(
 /// row count once both cores are busy).
 const TUNE_ROWS: usize = 256;
 
-/// The faster of V1 and V2 for this shape, measured once per (kind, pass, n bucket,
-/// rows bucket) on at most TUNE_ROWS rows.
+/// The candidates of a version choice, V1 first: the plans of the versions that run
+/// `rows` rows of `n` (`grad`: the backward) under the caller's overrides.
+fn candidate_plans(
+    ad: PlanAdapter,
+    kind: NetworkKind,
+    n: usize,
+    rows: usize,
+    grad: bool,
+    opts: &NetworkOptions,
+) -> Vec<NetworkPlan> {
+    let k = if grad { 2 } else { 1 };
+    [NetworkVersion::V1, NetworkVersion::V2]
+        .into_iter()
+        .filter_map(|v| plan_for(ad, v, kind, n, rows, k, opts).ok())
+        .collect()
+}
+
+/// The tuning key of a version choice: the network, the pass and the relaxation, the
+/// sizes bucketed to powers of two, and every property the buckets do not determine
+/// that changes a candidate's code path. Two calls that share a key share the
+/// measured choice, so they must meet the same code. (Keys gained `relax`, the plans
+/// and the overrides: entries of an older on-disk cache no longer match and are
+/// measured again.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct NetworkTuneKey {
+    /// Odd-even or bitonic (the KIND constant, and the layers and pairs).
+    kind: NetworkKind,
+    /// The backward: other kernels, and twice the state per row.
+    grad: bool,
+    /// Logistic or Cauchy swaps (the RELAX constant).
+    relax: Relaxation,
+    /// Bucketed n.
+    n: usize,
+    /// Bucketed rows measured on (at most TUNE_ROWS).
+    rows: usize,
+    /// Per candidate, in order: its version, workgroup (the WG constant: V1's lanes per
+    /// row follow the comparators per layer on GPUs, rounded up to a power of two from
+    /// 32 to 256) and whether all its layers fit one segment (the sweep is then only a
+    /// load; from the layers, pairs and state per row, and the loop cap, exact n rather
+    /// than its bucket). How many segments, rows per chunk and sweep dispatches there
+    /// are otherwise only partitions the work.
+    plans: Vec<(NetworkVersion, u32, bool)>,
+    /// The caller's overrides (seg, rows per chunk, sweep step, wg) where any is set:
+    /// they change the plans measured, so they get entries of their own.
+    overrides: Option<[Option<usize>; 4]>,
+}
+
+impl std::fmt::Display for NetworkTuneKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pass = if self.grad { "bwd" } else { "fwd" };
+        write!(
+            f,
+            "{:?},{pass},{:?},n={},rows={}",
+            self.kind, self.relax, self.n, self.rows
+        )?;
+        for (v, wg, one) in &self.plans {
+            write!(f, ",{v:?}:wg{wg}:one_seg{}", *one as u8)?;
+        }
+        if let Some([seg, chunk, step, wg]) = self.overrides {
+            write!(f, ",seg={seg:?},chunk={chunk:?},step={step:?},wg={wg:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The tuning key of `rows` rows of `n` whose candidates plan as `plans`.
+fn tune_key(
+    kind: NetworkKind,
+    relax: Relaxation,
+    n: usize,
+    rows: usize,
+    grad: bool,
+    opts: &NetworkOptions,
+    plans: &[NetworkPlan],
+) -> NetworkTuneKey {
+    let overrides = [
+        opts.seg,
+        opts.rows_per_chunk,
+        opts.sweep_step,
+        opts.wg.map(|w| w as usize),
+    ];
+    NetworkTuneKey {
+        kind,
+        grad,
+        relax,
+        n: crate::ops::tune::bucket(n),
+        rows: crate::ops::tune::bucket(rows),
+        plans: plans.iter().map(|p| (p.version, p.wg, p.nseg == 1)).collect(),
+        overrides: overrides.iter().any(Option::is_some).then_some(overrides),
+    }
+}
+
+/// The faster of V1 and V2 for this shape, measured once per [`NetworkTuneKey`] on at
+/// most TUNE_ROWS rows.
 #[allow(clippy::too_many_arguments)]
 fn choose_version(
     x: &Tensor,
@@ -324,42 +436,26 @@ fn choose_version(
     let gpu = x.gpu();
     let (rows, n) = (x.dim(0), x.dim(1));
     let sub = rows.min(TUNE_ROWS);
-    let mut cands = Vec::new();
-    for v in [NetworkVersion::V1, NetworkVersion::V2] {
-        if network_plan(
-            gpu,
-            kind,
-            n,
-            sub,
-            g.is_some(),
-            &NetworkOptions { version: v, ..*opts },
-        )
-        .is_ok()
-        {
-            cands.push(v);
-        }
-    }
+    let plans = candidate_plans(PlanAdapter::of(gpu), kind, n, sub, g.is_some(), opts);
+    let cands: Vec<NetworkVersion> = plans.iter().map(|p| p.version).collect();
     if cands.is_empty() {
         return Ok(NetworkVersion::V1);
     }
-    let key = format!(
-        "{kind:?},{},n={},rows={}",
-        if g.is_some() { "bwd" } else { "fwd" },
-        crate::ops::tune::bucket(n),
-        crate::ops::tune::bucket(sub)
-    );
+    let key = tune_key(kind, relax, n, sub, g.is_some(), opts, &plans).to_string();
     crate::ops::tune::choose(gpu, "softrank_network", &key, &cands, |v| {
-        let plan = network_plan(
-            gpu,
-            kind,
-            n,
-            sub,
-            g.is_some(),
-            &NetworkOptions { version: v, ..*opts },
-        )?;
+        let plan = plans.iter().find(|p| p.version == v).expect("a candidate's plan");
         let tmp = Tensor::empty(gpu, x.shape())?;
-        dispatch(x, g, &tmp, sub, &plan, kind, relax, strength, order)
+        dispatch(x, g, &tmp, sub, plan, kind, relax, strength, order)
     })
+}
+
+/// The pipeline constants of every kernel of a plan.
+fn constants(plan: &NetworkPlan, kind: NetworkKind, relax: Relaxation) -> [(&'static str, f64); 3] {
+    [
+        ("WG", plan.wg as f64),
+        ("KIND", (kind == NetworkKind::Bitonic) as u32 as f64),
+        ("RELAX", (relax == Relaxation::Cauchy) as u32 as f64),
+    ]
 }
 
 /// Records the dispatches for the first `rows` rows.
@@ -388,11 +484,7 @@ fn dispatch(
         NetworkVersion::V2 => chunk.div_ceil(plan.wg as usize) as u64,
         _ => chunk as u64,
     };
-    let constants = [
-        ("WG", plan.wg as f64),
-        ("KIND", (kind == NetworkKind::Bitonic) as u32 as f64),
-        ("RELAX", (relax == Relaxation::Cauchy) as u32 as f64),
-    ];
+    let constants = constants(plan, kind, relax);
     let sign = if order == Order::Ascending { 1.0 } else { -1.0 };
     let mut row0 = 0;
     while row0 < rows {
@@ -539,5 +631,182 @@ impl Backward for NetworkBackward {
             self.order,
             &self.opts,
         )?)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// Adapters as plans see them: a CPU driver and GPUs, with bindings above and below
+    /// the 64 MiB scratch budget.
+    const ADAPTERS: [PlanAdapter; 3] = [
+        PlanAdapter {
+            is_cpu: true,
+            max_binding_bytes: 1 << 31,
+        },
+        PlanAdapter {
+            is_cpu: false,
+            max_binding_bytes: 1 << 31,
+        },
+        PlanAdapter {
+            is_cpu: false,
+            max_binding_bytes: 1 << 25,
+        },
+    ];
+
+    /// What each version runs for the shape: the kernel, its constants and whether the
+    /// sweep is only a load (one segment), or that it does not run the shape.
+    fn paths(
+        ad: PlanAdapter,
+        kind: NetworkKind,
+        relax: Relaxation,
+        n: usize,
+        rows: usize,
+        grad: bool,
+        opts: &NetworkOptions,
+    ) -> Vec<String> {
+        [NetworkVersion::V1, NetworkVersion::V2]
+            .into_iter()
+            .map(
+                |v| match plan_for(ad, v, kind, n, rows, if grad { 2 } else { 1 }, opts) {
+                    Ok(p) => format!(
+                        "{v:?} grad{grad} {:?} one_seg{}",
+                        constants(&p, kind, relax),
+                        p.nseg == 1
+                    ),
+                    Err(_) => format!("{v:?} does not run"),
+                },
+            )
+            .collect()
+    }
+
+    fn key(
+        ad: PlanAdapter,
+        kind: NetworkKind,
+        relax: Relaxation,
+        n: usize,
+        rows: usize,
+        grad: bool,
+        opts: &NetworkOptions,
+    ) -> NetworkTuneKey {
+        let plans = candidate_plans(ad, kind, n, rows, grad, opts);
+        tune_key(kind, relax, n, rows, grad, opts, &plans)
+    }
+
+    /// Over rows around the bucket edges (31..33, .., 4095..4097, odd lengths, the
+    /// one-segment edge 724/725, V2's limits near 7,000 and 12,000), both networks and
+    /// relaxations, forward and backward, a few row counts and overrides, on three
+    /// adapters: two calls with the same key always run the same code in each version.
+    #[test]
+    fn shapes_that_share_a_key_share_code_paths() {
+        let mut ns: Vec<usize> = vec![
+            1, 2, 3, 5, 7, 100, 300, 724, 725, 1000, 3000, 6000, 7000, 8000, 12000,
+        ];
+        for edge in [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
+            ns.extend([edge - 1, edge, edge + 1]);
+        }
+        let overrides = [
+            NetworkOptions::default(),
+            NetworkOptions {
+                seg: Some(3),
+                ..Default::default()
+            },
+            NetworkOptions {
+                wg: Some(64),
+                rows_per_chunk: Some(2),
+                ..Default::default()
+            },
+        ];
+        let mut seen: HashMap<String, (Vec<String>, String)> = HashMap::new();
+        let (mut shapes, mut shared) = (0, 0);
+        for (a, &ad) in ADAPTERS.iter().enumerate() {
+            for &n in &ns {
+                for kind in [NetworkKind::OddEven, NetworkKind::Bitonic] {
+                    for relax in [Relaxation::Logistic, Relaxation::Cauchy] {
+                        for grad in [false, true] {
+                            for rows in [1, 3, 64, 256] {
+                                for (o, opts) in overrides.iter().enumerate() {
+                                    let key =
+                                        format!("adapter{a} {}", key(ad, kind, relax, n, rows, grad, opts));
+                                    let now = paths(ad, kind, relax, n, rows, grad, opts);
+                                    let what =
+                                        format!("{kind:?} {relax:?} grad{grad} [{rows}, {n}] overrides{o}");
+                                    shapes += 1;
+                                    if let Some((then, other)) = seen.get(&key) {
+                                        assert_eq!(*then, now, "{what} and {other} share the key {key}");
+                                        shared += 1;
+                                    } else {
+                                        seen.insert(key, (now, what));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        println!("{shared} of {shapes} shapes shared a key with an earlier one");
+        // The buckets do merge shapes (the test would prove nothing otherwise).
+        assert!(
+            shared > shapes / 4,
+            "only {shared} of {shapes} shapes shared a key"
+        );
+    }
+
+    /// The pairs the review found sharing a key while running other code.
+    #[test]
+    fn relaxation_workgroup_segments_and_overrides_get_their_own_keys() {
+        let [cpu, gpu, _] = ADAPTERS;
+        let (odd, logistic, none) = (
+            NetworkKind::OddEven,
+            Relaxation::Logistic,
+            NetworkOptions::default(),
+        );
+        // The relaxation is a constant of every kernel.
+        assert_ne!(
+            key(cpu, odd, logistic, 100, 64, false, &none),
+            key(cpu, odd, Relaxation::Cauchy, 100, 64, false, &none)
+        );
+        // Odd-even backward on a CPU driver: n = 724 keeps every layer in one segment
+        // (724 * 362 * 2 floats fit 2^19), n = 725 does not.
+        let one_seg = |n| {
+            plan_for(cpu, NetworkVersion::V1, odd, n, 64, 2, &none)
+                .unwrap()
+                .nseg
+                == 1
+        };
+        assert!(one_seg(724) && !one_seg(725));
+        assert_ne!(
+            key(cpu, odd, logistic, 724, 64, true, &none),
+            key(cpu, odd, logistic, 725, 64, true, &none)
+        );
+        // Odd-even on a GPU: V1 runs 128 lanes for n = 257 (128 pairs), 256 for n = 300.
+        let wg = |n| {
+            plan_for(gpu, NetworkVersion::V1, odd, n, 64, 1, &none)
+                .unwrap()
+                .wg
+        };
+        assert_eq!((wg(257), wg(300)), (128, 256));
+        assert_ne!(
+            key(gpu, odd, logistic, 257, 64, false, &none),
+            key(gpu, odd, logistic, 300, 64, false, &none)
+        );
+        // A caller's overrides get entries of their own, even where the plans agree.
+        let chunked = NetworkOptions {
+            rows_per_chunk: Some(2),
+            ..Default::default()
+        };
+        assert_ne!(
+            key(cpu, odd, logistic, 100, 64, false, &none),
+            key(cpu, odd, logistic, 100, 64, false, &chunked)
+        );
+        // Nearby shapes with the same code still share one.
+        assert_eq!(
+            key(cpu, odd, logistic, 300, 64, false, &none),
+            key(cpu, odd, logistic, 500, 40, false, &none)
+        );
     }
 }

@@ -27,7 +27,7 @@
 //!
 //! `PavVersion::Auto` measures V2, V3 and V4 where they accept the shape (V1 only when
 //! none does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
-//! regularisation); lavapipe gets V2. Measurements: `benches/NOTES.md` (Soft rank, PAV).
+//! regularisation, n % 4 == 0: `PavTuneKey`); lavapipe gets V2. Measurements: `benches/NOTES.md` (Soft rank, PAV).
 
 use std::sync::Arc;
 
@@ -43,7 +43,7 @@ mod v2;
 mod v3;
 
 use v1::{backward_v1, forward_v1};
-use v2::{V2_MAX_N, backward_v2, forward_v2};
+use v2::{V2_MAX_N, backward_v2, forward_v2, reads_x4};
 use v3::{V3Kernel, backward_v3, forward_v3, forward_v4, v3_shape, v4_shape};
 
 /// Largest row length: bit 31 of a saved permutation entry flags a block start.
@@ -203,8 +203,45 @@ pub fn auto_version(x: &Tensor, reg: Regularization) -> Result<PavVersion> {
     choose(x.gpu(), x, &job)
 }
 
+/// The tuning key of an automatic choice: bucketed sizes, and every property the
+/// buckets do not determine that changes a candidate's code path. Two calls that share
+/// a key share the measured choice, so they must meet the same code. (`x4` was added
+/// to the key string: entries of an older on-disk cache no longer match and are
+/// measured again.)
+///
+/// The rest is determined by the buckets: V3's and V4's shapes follow n rounded up to
+/// a power of two, V1's merge passes log2 of it, V2's merge passes and isotonic entry
+/// its rows padded to runs of 64 (the unit tests check this).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PavTuneKey {
+    /// Bucketed B.
+    b: usize,
+    /// Bucketed n.
+    n: usize,
+    /// The REG constant of every kernel (and kl's extra buffers).
+    reg: Regularization,
+    /// n % 4 == 0: V2's sort reads x as vec4s (`v2::reads_x4`).
+    x4: bool,
+}
+
+impl std::fmt::Display for PavTuneKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b={},n={},{:?},x4={}", self.b, self.n, self.reg, self.x4 as u8)
+    }
+}
+
+/// The tuning key of rows [b, n] under `reg`.
+fn tune_key(b: usize, n: usize, reg: Regularization) -> PavTuneKey {
+    PavTuneKey {
+        b: tune::bucket(b),
+        n: tune::bucket(n),
+        reg,
+        x4: reads_x4(n),
+    }
+}
+
 /// Measures the versions that accept the shape (forward + backward) and returns the
-/// fastest; cached per adapter and (bucketed B, bucketed n, regularisation).
+/// fastest; cached per adapter and [`PavTuneKey`].
 fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<PavVersion> {
     // The naive v1 only when nothing else runs the shape (it is never the fastest, and
     // measuring it would slow the first call down).
@@ -218,12 +255,7 @@ fn choose(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<PavVersion> 
     if candidates.len() == 1 {
         return Ok(candidates[0]);
     }
-    let key = format!(
-        "b={},n={},{:?}",
-        tune::bucket(job.b),
-        tune::bucket(job.n),
-        job.reg
-    );
+    let key = tune_key(job.b, job.n, job.reg).to_string();
     let g = Tensor::ones(gpu, x.shape())?;
     tune::choose(gpu, "softrank_pav", &key, &candidates, |v| {
         let (ranks, saved) = forward(gpu, x, job, v)?;
@@ -358,4 +390,85 @@ pub fn run_version(
         None => None,
     };
     Ok(PavRun { ranks, dx, saved })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::v1::V1_CHUNK;
+    use super::v2::{V2_RUN, isotonic_entry, padded_row};
+    use super::v3::V3_MAX_N;
+    use super::*;
+
+    /// Everything the code of each version depends on for rows of n under `reg`, beyond
+    /// the adapter: V1's merge passes; V2's limit, vec4 reads, merge passes (as the
+    /// sort runs them) and isotonic entry; V3's and V4's limit and the power of two
+    /// their launch shapes (`v3_shape`, `v4_shape`) read n through. The row count only
+    /// sizes grids.
+    fn paths(n: usize, reg: Regularization) -> String {
+        let v1_passes = (0..).take_while(|p| 1usize << p < n).count();
+        let npad = padded_row(n);
+        let mut width = V2_RUN;
+        let mut v2_passes = 0;
+        while 16 * width < npad {
+            width *= 16;
+            v2_passes += 1;
+        }
+        format!(
+            "{reg:?} v1 passes{v1_passes} chunked{} | v2 {} x4{} passes{v2_passes} {} | v3 {} sh{}",
+            n > V1_CHUNK,
+            n <= V2_MAX_N,
+            reads_x4(n),
+            isotonic_entry(width, npad),
+            n <= V3_MAX_N,
+            n.next_power_of_two(),
+        )
+    }
+
+    /// Over rows around the bucket edges (1..9, 31..33, .., 4095..4097, 16383/16384)
+    /// and row counts 1..65, both regularisations: two shapes with the same key always
+    /// run the same code in every version.
+    #[test]
+    fn shapes_that_share_a_key_share_code_paths() {
+        let mut ns: Vec<usize> = (1..=9).collect();
+        for edge in [32, 64, 128, 256, 512, 1024, 2048, 4096] {
+            ns.extend([edge - 1, edge, edge + 1]);
+        }
+        ns.extend([100, 300, 724, 725, 3000, 16383, 16384]);
+        let mut seen: HashMap<String, (String, String)> = HashMap::new();
+        let (mut shapes, mut shared) = (0, 0);
+        for &n in &ns {
+            for b in [1, 3, 4, 5, 63, 64, 65] {
+                for reg in [Regularization::L2, Regularization::Kl] {
+                    let key = tune_key(b, n, reg).to_string();
+                    let now = paths(n, reg);
+                    let what = format!("[{b}, {n}] {reg:?}");
+                    shapes += 1;
+                    if let Some((then, other)) = seen.get(&key) {
+                        assert_eq!(*then, now, "{what} and {other} share the key {key}");
+                        shared += 1;
+                    } else {
+                        seen.insert(key, (now, what));
+                    }
+                }
+            }
+        }
+        println!("{shared} of {shapes} shapes shared a key with an earlier one");
+        // The buckets do merge shapes (the test would prove nothing otherwise).
+        assert!(
+            shared > shapes / 3,
+            "only {shared} of {shapes} shapes shared a key"
+        );
+    }
+
+    #[test]
+    fn rows_read_as_vec4s_get_their_own_key() {
+        let l2 = Regularization::L2;
+        // 1023 and 1024 share the bucket 1024; only 1024 is read as vec4s by V2's sort.
+        assert_ne!(tune_key(64, 1023, l2), tune_key(64, 1024, l2));
+        assert_eq!(tune_key(64, 1021, l2), tune_key(64, 1023, l2));
+        assert_eq!(tune_key(64, 1020, l2), tune_key(64, 1024, l2));
+        assert_ne!(tune_key(64, 1024, l2), tune_key(64, 1024, Regularization::Kl));
+    }
 }

@@ -20,6 +20,23 @@ pub(super) const V2_MAX_N: usize = 16384;
 /// have rows of n rounded up to it.
 pub(super) const V2_RUN: usize = 64;
 
+/// Whether the sort reads x as vec4s: rows of a multiple of 4 values (every row then
+/// starts 16-byte aligned). Named in the tuning key (`pav::PavTuneKey`).
+pub(super) fn reads_x4(n: usize) -> bool {
+    n.is_multiple_of(4)
+}
+
+/// Row length of the pair buffers: n rounded up to whole runs.
+pub(super) fn padded_row(n: usize) -> usize {
+    n.next_multiple_of(V2_RUN).max(V2_RUN)
+}
+
+/// The isotonic kernel's entry for runs of `width` in rows of `npad`: `main4` merges
+/// up to 4 runs, `main16` up to 16.
+pub(super) fn isotonic_entry(width: usize, npad: usize) -> &'static str {
+    if 4 * width >= npad { "main4" } else { "main16" }
+}
+
 /// Workgroup size of the one-row-per-invocation kernels: one SIMD vector of lavapipe
 /// (8 lanes of 32 bits) on CPU drivers, so that few rows still spread over the cores;
 /// 64 elsewhere.
@@ -72,7 +89,7 @@ pub(super) fn sort_v2(
     // The shader reads x as vec4s when n % 4 == 0; otherwise it never touches binding 2,
     // which then gets a stand-in (a vec4 array binding must hold at least 16 bytes).
     let stand_in;
-    let x4 = if job.n.is_multiple_of(4) {
+    let x4 = if reads_x4(job.n) {
         x.buf()
     } else {
         stand_in = gpu.alloc(16, "soft rank unused binding")?;
@@ -105,7 +122,7 @@ pub(super) fn sort_v2(
 
 pub(super) fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<(Tensor, Saved)> {
     let (b, n) = (job.b, job.n);
-    let npad = n.next_multiple_of(V2_RUN).max(V2_RUN);
+    let npad = padded_row(n);
     let out = Tensor::empty(gpu, &[b, n])?;
     let perm = gpu.alloc(4 * (b * npad) as u64, "soft rank permutation")?;
     if b * n > 0 {
@@ -124,7 +141,7 @@ pub(super) fn forward_v2(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Resu
         };
         gpu.launch(Launch {
             kernel: &ISOTONIC_V2,
-            entry: if 4 * width >= npad { "main4" } else { "main16" },
+            entry: isotonic_entry(width, npad),
             constants: &[("WG", wg as f64), ("REG", job.reg_code())],
             params: uniform(&p),
             args: &[

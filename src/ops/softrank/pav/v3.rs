@@ -143,7 +143,10 @@ crate::uniform! {
 }
 
 pub(super) fn forward_v3(gpu: &Arc<Gpu>, x: &Tensor, job: &SoftRankCall) -> Result<(Tensor, Saved)> {
-    let kernel = v3_kernel(V3Kernel::Forward, v3_positions_per_thread(gpu, job, V3Kernel::Forward)?)?;
+    let kernel = v3_kernel(
+        V3Kernel::Forward,
+        v3_positions_per_thread(gpu, job, V3Kernel::Forward)?,
+    )?;
     row_forward(gpu, x, job, kernel, &v3_constants(gpu, job, V3Kernel::Forward)?)
 }
 

@@ -23,7 +23,9 @@
 //! `benches/NOTES.md` (Matmul) records what was tried).
 //!
 //! `MatmulVersion::Auto` (the default) asks `ops::tune::choose` to time V4 (where it
-//! runs), V2 and V3 once per bucketed (M, N, K, batch, transposes) key on the adapter.
+//! runs), V2 and V3 once per key on the adapter: bucketed (M, N, K, batch), the
+//! transposes, and what else changes a candidate's code (vec4 views, bias, split-K;
+//! `MatmulTuneKey`).
 //! With tuning off (`CPRL_TUNE=off`) it takes V4 on CPU adapters with subgroups, V2 on
 //! other CPU adapters, V3 on GPUs. Every version computes the same sums up to f32
 //! rounding (tolerance in tests/matmul.rs).
@@ -34,6 +36,10 @@
 //! chunk's product goes to a scratch tensor `[splits, batch, M, N]`, and
 //! `matmul_reduce_v1` adds the chunks in order plus the bias. The chunking depends only
 //! on the shapes and the version, so results are bitwise reproducible.
+
+mod tune_key;
+
+use tune_key::tune_key;
 
 use crate::autograd::{self, Backward};
 use crate::error::{Error, Result};
@@ -240,19 +246,38 @@ struct Spec {
     k_align: usize,
 }
 
+/// What launch shapes read of the adapter: the subgroup size workgroups are built on
+/// ([`Gpu::launch_lanes`]) and whether shape choices take their CPU-driver branch
+/// ([`Gpu::launch_as_cpu`]); a test may force either. Plain values, so that the
+/// tuning key's tests run without a device.
+#[derive(Clone, Copy, Debug)]
+struct LaunchAdapter {
+    lanes: u32,
+    cpu: bool,
+}
+
+impl LaunchAdapter {
+    fn of(gpu: &Gpu) -> Self {
+        LaunchAdapter {
+            lanes: gpu.launch_lanes(),
+            cpu: gpu.launch_as_cpu(),
+        }
+    }
+}
+
 /// V4 takes 8 columns per lane on CPU drivers unless one subgroup's worth of 4 covers
 /// N. GPUs get 4 (32 x 8 accumulators would not fit a GPU thread's registers).
-fn v4_wide(gpu: &Gpu, n: usize) -> bool {
-    gpu.launch_as_cpu() && n > 4 * v4_wg(gpu) as usize
+fn v4_wide(ad: LaunchAdapter, n: usize) -> bool {
+    ad.cpu && n > 4 * v4_wg(ad) as usize
 }
 
 /// V4's workgroup: one subgroup (8 lanes on lavapipe: the least padding for thin N),
 /// at least 8 lanes (the broadcast sources).
-fn v4_wg(gpu: &Gpu) -> u32 {
-    8.max(gpu.launch_lanes())
+fn v4_wg(ad: LaunchAdapter) -> u32 {
+    8.max(ad.lanes)
 }
 
-fn spec(gpu: &Gpu, v: MatmulVersion, d: &GemmDims) -> Spec {
+fn spec(ad: LaunchAdapter, v: MatmulVersion, d: &GemmDims) -> Spec {
     match v {
         MatmulVersion::V1 | MatmulVersion::Auto => Spec {
             kernel: &MATMUL_V1,
@@ -282,12 +307,12 @@ fn spec(gpu: &Gpu, v: MatmulVersion, d: &GemmDims) -> Spec {
             k_align: 16,
         },
         MatmulVersion::V4 => {
-            let wg = v4_wg(gpu);
+            let wg = v4_wg(ad);
             Spec {
                 kernel: &MATMUL_V4,
                 wg,
                 tile_m: 32,
-                tile_n: if v4_wide(gpu, d.n) { 8 } else { 4 } * wg as usize,
+                tile_n: if v4_wide(ad, d.n) { 8 } else { 4 } * wg as usize,
                 // one iteration per 4 k
                 max_chunk: 131072,
                 k_align: 4,
@@ -309,9 +334,13 @@ pub fn version_available(gpu: &Gpu, v: MatmulVersion) -> bool {
 
 /// The versions `Auto` picks from, the default (used when tuning is off) first.
 fn candidates(gpu: &Gpu) -> Vec<MatmulVersion> {
+    candidates_for(gpu.is_cpu(), version_available(gpu, MatmulVersion::V4))
+}
+
+/// [`candidates`] on a CPU driver or a GPU (`is_cpu`), with or without V4.
+fn candidates_for(is_cpu: bool, v4: bool) -> Vec<MatmulVersion> {
     let mut c = Vec::new();
-    let v4 = version_available(gpu, MatmulVersion::V4);
-    if gpu.is_cpu() {
+    if is_cpu {
         if v4 {
             c.push(MatmulVersion::V4);
         }
@@ -344,6 +373,80 @@ fn plan_split(d: &GemmDims, s: &Spec, tiles: usize) -> (usize, usize) {
     (k.div_ceil(chunk), chunk)
 }
 
+/// (tiles_m, tiles_n, workgroups) covering the output of one batch entry and K chunk.
+fn tiling(d: &GemmDims, s: &Spec) -> (usize, usize, usize) {
+    if s.tile_m == 0 {
+        (1, 1, (d.m * d.n).div_ceil(s.wg as usize))
+    } else {
+        let (tm, tn) = (d.m.div_ceil(s.tile_m), d.n.div_ceil(s.tile_n));
+        (tm, tn, tm * tn)
+    }
+}
+
+/// (splits, k_chunk) of a launch: [`plan_split`] over its tiles, one chunk when K = 0.
+/// More than one split means a scratch tensor, BIAS 0 in the GEMM and the reduce pass.
+fn split(d: &GemmDims, s: &Spec) -> (usize, usize) {
+    if d.k == 0 {
+        (1, 1)
+    } else {
+        plan_split(d, s, tiling(d, s).2)
+    }
+}
+
+/// The vec4 views [VA, VB, VC]: the rows of A, B and C (as stored) hold a multiple of 4
+/// values, so V2 and V4 may read (write) them as vec4s.
+fn vec4_views(d: &GemmDims) -> [bool; 3] {
+    let nonempty = d.k > 0;
+    let va = nonempty
+        && if d.trans_a {
+            d.m.is_multiple_of(4)
+        } else {
+            d.k.is_multiple_of(4)
+        };
+    let vb = nonempty
+        && if d.trans_b {
+            d.k.is_multiple_of(4)
+        } else {
+            d.n.is_multiple_of(4)
+        };
+    [va, vb, d.n.is_multiple_of(4)]
+}
+
+/// Whether version `v` reads through the vec4 views (V2 and V4; V1 and V3 do not).
+fn reads_views(v: MatmulVersion) -> bool {
+    matches!(v, MatmulVersion::V2 | MatmulVersion::V4)
+}
+
+/// The pipeline constants of a launch of `v` with spec `s`, bias code `bias` and
+/// `splits` K chunks (the GEMM adds the bias only when it writes C itself). V1 and V3
+/// take the first 4, V2 the first 7, V4 all 8.
+fn constants(
+    ad: LaunchAdapter,
+    v: MatmulVersion,
+    s: &Spec,
+    d: &GemmDims,
+    bias: u32,
+    splits: usize,
+) -> Vec<(&'static str, f64)> {
+    let [va, vb, vc] = vec4_views(d);
+    let all = [
+        ("WG", s.wg as f64),
+        ("TA", d.trans_a as u32 as f64),
+        ("TB", d.trans_b as u32 as f64),
+        ("BIAS", if splits > 1 { 0.0 } else { bias as f64 }),
+        ("VA", va as u32 as f64),
+        ("VB", vb as u32 as f64),
+        ("VC", vc as u32 as f64),
+        ("WIDE", v4_wide(ad, d.n) as u32 as f64),
+    ];
+    let count = match v {
+        MatmulVersion::V4 => 8,
+        MatmulVersion::V2 => 7,
+        _ => 4,
+    };
+    all[..count].to_vec()
+}
+
 fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::Invalid(format!("matmul: {what} = {v} does not fit in 32 bits")))
 }
@@ -360,18 +463,10 @@ fn launch(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion, ou
     if d.m * d.n * d.batch == 0 {
         return Ok(());
     }
-    let s = spec(gpu, v, d);
-    let (tiles_m, tiles_n, groups) = if s.tile_m == 0 {
-        (1, 1, (d.m * d.n).div_ceil(s.wg as usize))
-    } else {
-        let (tm, tn) = (d.m.div_ceil(s.tile_m), d.n.div_ceil(s.tile_n));
-        (tm, tn, tm * tn)
-    };
-    let (splits, chunk) = if d.k == 0 {
-        (1, 1)
-    } else {
-        plan_split(d, &s, groups)
-    };
+    let ad = LaunchAdapter::of(gpu);
+    let s = spec(ad, v, d);
+    let (tiles_m, tiles_n, groups) = tiling(d, &s);
+    let (splits, chunk) = split(d, &s);
     let bias_t = bias.tensor();
     let total = d.batch * d.m * d.n;
     let part = if splits > 1 {
@@ -396,37 +491,10 @@ fn launch(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion, ou
     };
     u32_of("output size", splits * total)?;
     // vec4 views: rows of the operand hold a multiple of 4 values.
-    let nonempty = d.k > 0;
-    let va = nonempty
-        && if d.trans_a {
-            d.m.is_multiple_of(4)
-        } else {
-            d.k.is_multiple_of(4)
-        };
-    let vb = nonempty
-        && if d.trans_b {
-            d.k.is_multiple_of(4)
-        } else {
-            d.n.is_multiple_of(4)
-        };
-    let vc = d.n.is_multiple_of(4);
-    let constants = [
-        ("WG", s.wg as f64),
-        ("TA", d.trans_a as u32 as f64),
-        ("TB", d.trans_b as u32 as f64),
-        ("BIAS", if splits > 1 { 0.0 } else { bias.code() as f64 }),
-        ("VA", va as u32 as f64),
-        ("VB", vb as u32 as f64),
-        ("VC", vc as u32 as f64),
-        ("WIDE", v4_wide(gpu, d.n) as u32 as f64),
-    ];
+    let [va, vb, vc] = vec4_views(d);
+    let constants = constants(ad, v, &s, d, bias.code(), splits);
     // V2 and V4 read through vec4 views where rows allow it; V1 and V3 do not.
-    let views = matches!(v, MatmulVersion::V2 | MatmulVersion::V4);
-    let n_constants = match v {
-        MatmulVersion::V4 => 8,
-        MatmulVersion::V2 => 7,
-        _ => 4,
-    };
+    let views = reads_views(v);
     let bias_buf = bias_t.unwrap_or(a).buf();
     // A vec4 view that is never read still needs 16 bytes bound.
     let small = if views && (!va || !vb) {
@@ -469,7 +537,7 @@ fn launch(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion, ou
         gpu.launch(Launch {
             kernel: s.kernel,
             entry: "main",
-            constants: &constants[..n_constants],
+            constants: &constants,
             params: uniform(&p),
             args,
             workgroups: [x, y, (nb * splits) as u32],
@@ -506,15 +574,7 @@ fn resolve(a: &Tensor, b: &Tensor, d: &GemmDims, bias: Bias, v: MatmulVersion) -
         // Nothing to time: zeros (or the bias) come out of any version.
         return Ok(cands[0]);
     }
-    let key = format!(
-        "m={},n={},k={},batch={},ta={},tb={}",
-        tune::bucket(d.m),
-        tune::bucket(d.n),
-        tune::bucket(d.k),
-        tune::bucket(d.batch),
-        d.trans_a as u8,
-        d.trans_b as u8
-    );
+    let key = tune_key(LaunchAdapter::of(gpu), &cands, d, bias.code()).to_string();
     tune::choose(gpu, "matmul", &key, &cands, |c| {
         let scratch = Tensor::empty(gpu, &[d.batch * d.m * d.n])?;
         launch(a, b, d, bias, c, &scratch)
