@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use cprl::Tensor;
 use cprl::ops::attack_step::{l2_norms, l2_step, linf_step};
-use cprl::reference::attack_step::{l2_norms_ref, l2_step_ref, linf_step_ref};
+use cprl::reference::attack_step::{L2_TOLERANCE, LINF_TOLERANCE, l2_norms_ref, l2_step_ref, linf_step_ref};
 
 const SHAPES: &[&[usize]] = &[
     &[1],
@@ -18,13 +18,6 @@ const SHAPES: &[&[usize]] = &[
     &[2, 3, 64, 65],
     &[4, 3, 128, 128],
 ];
-
-/// A step is a handful of f32 operations on values of size 1: a few ulps (6e-8 each).
-const ATOL_LINF: f64 = 5e-7;
-/// The L_2 step also divides by two f32 norms (sums of up to 2^16 squares, relative
-/// error well under 1e-5), which scale the perturbation (at most about 1 in size).
-const ATOL_L2: f64 = 2e-6;
-const RTOL_L2: f64 = 1e-5;
 
 /// Clean images in [0, 1], current images up to 1.5 eps away (some outside the ball,
 /// so the projection has work to do) and clamped, and a direction with exact zeros.
@@ -56,12 +49,11 @@ fn check_linf(salt: u64, eps: f32, alpha: f32) {
         let out = linf_step(&x, &xa, &d, alpha, eps).unwrap();
         let want = linf_step_ref(&xh, &xah, &dh, f64::from(alpha), f64::from(eps));
         let got = out.to_vec().unwrap();
-        assert_close(
+        assert_within(
             &format!("linf_step {shape:?} eps {eps} alpha {alpha}"),
             &got,
             &want,
-            ATOL_LINF,
-            0.0,
+            LINF_TOLERANCE,
         );
         for (g, c) in got.iter().zip(&xh) {
             assert!((0.0..=1.0).contains(g), "pixel {g} outside [0, 1]");
@@ -81,13 +73,7 @@ fn check_l2(salt: u64, eps_rms: f32, alpha_rms: f32) {
         let out = l2_step(&x, &xa, &d, alpha, eps).unwrap();
         let want = l2_step_ref(&xh, &xah, &dh, m, f64::from(alpha), f64::from(eps));
         let got = out.to_vec().unwrap();
-        assert_close(
-            &format!("l2_step {shape:?} eps {eps}"),
-            &got,
-            &want,
-            ATOL_L2,
-            RTOL_L2,
-        );
+        assert_within(&format!("l2_step {shape:?} eps {eps}"), &got, &want, L2_TOLERANCE);
         let diff: Vec<f64> = got.iter().zip(&xh).map(|(g, c)| f64::from(*g) - c).collect();
         for (i, norm) in l2_norms_ref(&diff, m).into_iter().enumerate() {
             assert!(

@@ -15,6 +15,7 @@ use cprl::ops::conv2d::{
     self as conv, Conv2dBackwardData as Bd, Conv2dBackwardWeight as Bw, Conv2dForward as Fw, Conv2dParams,
     Conv2dVersions,
 };
+use cprl::reference::Tolerance;
 use cprl::reference::conv2d as r;
 
 /// One convolution of the shape table.
@@ -310,7 +311,7 @@ fn forward_matches_ref(v: Fw, cases: &[Case]) {
         )
         .unwrap();
         assert_eq!(y.shape(), &d.y_shape[..]);
-        let (atol, rtol) = r::tolerance(case.w[1] * case.w[2] * case.w[3]);
+        let Tolerance { atol, rtol } = r::tolerance(case.w[1] * case.w[2] * case.w[3]);
         assert_tensor(&format!("forward {v:?} {}", case.what), &y, &d.y, atol, rtol);
     }
 }
@@ -331,7 +332,7 @@ fn backward_data_matches_ref(v: Bd, cases: &[Case]) {
         )
         .unwrap();
         let og = case.w[0] / case.p.groups;
-        let (atol, rtol) = r::tolerance(og * case.w[2] * case.w[3]);
+        let Tolerance { atol, rtol } = r::tolerance(og * case.w[2] * case.w[3]);
         assert_tensor(
             &format!("backward-data {v:?} {}", case.what),
             &dx,
@@ -357,7 +358,7 @@ fn backward_weight_matches_ref(v: Bw, cases: &[Case]) {
             v,
         )
         .unwrap();
-        let (atol, rtol) = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
+        let Tolerance { atol, rtol } = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
         assert_tensor(
             &format!("backward-weight {v:?} {}", case.what),
             &dw,
@@ -463,7 +464,7 @@ fn conv2d_backward_bias_matches_ref() {
     for case in CASES.iter().chain([&LONGEST]) {
         let d = data(case);
         let db = conv::conv2d_backward_bias(&t(&gpu, &d.dy, &d.y_shape)).unwrap();
-        let (atol, rtol) = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
+        let Tolerance { atol, rtol } = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
         assert_tensor(&format!("backward-bias {}", case.what), &db, &d.db, atol, rtol);
     }
 }
@@ -493,9 +494,9 @@ fn conv2d_backward_matches_ref_through_the_tape() {
             let grads = autograd::backward_with(&y, &t(&gpu, &d.dy, &d.y_shape)).unwrap();
             let what = format!("{v:?} {}", case.what);
             let og = case.w[0] / case.p.groups;
-            let (atol, rtol) = r::tolerance(og * case.w[2] * case.w[3]);
+            let Tolerance { atol, rtol } = r::tolerance(og * case.w[2] * case.w[3]);
             assert_tensor(&format!("dx {what}"), grads.of(&x).unwrap(), &d.dx, atol, rtol);
-            let (atol, rtol) = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
+            let Tolerance { atol, rtol } = r::tolerance(d.y_shape[0] * d.y_shape[2] * d.y_shape[3]);
             assert_tensor(&format!("dw {what}"), grads.of(&w).unwrap(), &d.dw, atol, rtol);
             if case.bias {
                 assert_tensor(&format!("db {what}"), grads.of(&b).unwrap(), &d.db, atol, rtol);

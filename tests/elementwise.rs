@@ -21,10 +21,6 @@ const BINARY_SHAPES: &[(&[usize], &[usize])] = &[
     (&[1 << 20], &[1 << 20]),
 ];
 
-// f32 arithmetic on inputs in [-1, 1]: one rounding per element, div can amplify.
-const ATOL: f64 = 1e-6;
-const RTOL: f64 = 1e-5;
-
 fn binary_matches_ref(op: BinaryOp, version: BinaryVersion) {
     let gpu = gpu();
     for (k, &(sa, sb)) in BINARY_SHAPES.iter().enumerate() {
@@ -45,12 +41,11 @@ fn binary_matches_ref(op: BinaryOp, version: BinaryVersion) {
         let out = ew::binary_with(op, &a, &b, version).unwrap();
         let (want, shape) = r::binary_ref(op, &av, sa, &bv, sb);
         assert_eq!(out.shape(), &shape[..]);
-        assert_tensor(
+        assert_tensor_within(
             &format!("{op:?} {version:?} {sa:?} {sb:?}"),
             &out,
             &want,
-            ATOL,
-            RTOL,
+            r::BINARY_TOLERANCE,
         );
     }
 }

@@ -13,6 +13,7 @@ use cprl::ops::reduce;
 use cprl::ops::softrank::{Method, NetworkKind, Relaxation};
 use cprl::reference::gate::{
     GateRefConfig, cpr_gate_backward_ref, cpr_gate_backward_to_key_ref, cpr_gate_from_key_ref, cpr_gate_ref,
+    tolerance,
 };
 
 /// [B, C]: one channel, two, odd, many samples, the benchmark shape, a wide row.
@@ -51,15 +52,6 @@ fn features(salt: u64, n: usize) -> Vec<f32> {
     rand_range(salt, n, 0.0, 2.0)
 }
 
-// m = sigmoid((u - q) / T) moves by dr / ((C - 1) T) / 4 for a rank error dr (f32 sums
-// of C terms: about 1e-5 C); c and n are z m with z < 2.
-const FWD_ATOL: f64 = 2e-4;
-
-/// max |v|, to scale gradient tolerances.
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
-}
-
 fn run_case(method: Method, strength: f32, weighted: bool, check_grads: bool) {
     let gpu = gpu();
     for (k, &(b, ch)) in SHAPES.iter().enumerate() {
@@ -79,9 +71,9 @@ fn run_case(method: Method, strength: f32, weighted: bool, check_grads: bool) {
         let want = cpr_gate_ref(&z64, ch, &rcfg);
         let (c, n, m) = cpr_gate(&z, &cfg).unwrap();
         let what = format!("{method:?} weighted={weighted} [{b}, {ch}]");
-        assert_tensor(&format!("c {what}"), &c, &want.c, FWD_ATOL, 0.0);
-        assert_tensor(&format!("n {what}"), &n, &want.n, FWD_ATOL, 0.0);
-        assert_tensor(&format!("m {what}"), &m, &want.m, FWD_ATOL / 2.0, 0.0);
+        assert_tensor_within(&format!("c {what}"), &c, &want.c, tolerance::FEATURES);
+        assert_tensor_within(&format!("n {what}"), &n, &want.n, tolerance::FEATURES);
+        assert_tensor_within(&format!("m {what}"), &m, &want.m, tolerance::MASK);
         if !check_grads {
             continue;
         }
@@ -115,14 +107,15 @@ fn run_case(method: Method, strength: f32, weighted: bool, check_grads: bool) {
             &mut dz,
             Some(&mut dw),
         );
-        // The rank path multiplies rank-gradient errors (2e-5 of the largest, see the
-        // soft-rank tests) by up to 1 / ((C - 1) T) / 4 per channel.
-        let atol = 1e-4 * max_abs(&dz) + 1e-5;
-        assert_tensor(&format!("dz {what}"), grads.of(&z).unwrap(), &dz, atol, 0.0);
+        assert_tensor_within(
+            &format!("dz {what}"),
+            grads.of(&z).unwrap(),
+            &dz,
+            tolerance::dz(&dz),
+        );
         if weighted {
-            // dw sums B terms of dz's size.
-            let atol = 1e-4 * max_abs(&dw) + 1e-5 * b as f64;
-            assert_tensor(&format!("dw {what}"), grads.of(&w).unwrap(), &dw, atol, 0.0);
+            let tol = tolerance::dw(&dw, b);
+            assert_tensor_within(&format!("dw {what}"), grads.of(&w).unwrap(), &dw, tol);
         }
     }
 }
@@ -174,9 +167,9 @@ fn gate_backward_v1_matches_ref_pav_given_key() {
         let want = cpr_gate_from_key_ref(&z64, f64s(&kv), ch, &rcfg);
         let (c, n, m) = cpr_gate(&z, &cfg).unwrap();
         let what = format!("given key [{b}, {ch}]");
-        assert_tensor(&format!("c {what}"), &c, &want.c, FWD_ATOL, 0.0);
-        assert_tensor(&format!("n {what}"), &n, &want.n, FWD_ATOL, 0.0);
-        assert_tensor(&format!("m {what}"), &m, &want.m, FWD_ATOL / 2.0, 0.0);
+        assert_tensor_within(&format!("c {what}"), &c, &want.c, tolerance::FEATURES);
+        assert_tensor_within(&format!("n {what}"), &n, &want.n, tolerance::FEATURES);
+        assert_tensor_within(&format!("m {what}"), &m, &want.m, tolerance::MASK);
         let (gc, gm) = (rand_vec(62 + k as u64, b * ch), rand_vec(63 + k as u64, b * ch));
         let t = |v: &[f32]| Tensor::from_slice(&gpu, v, &[b, ch]).unwrap();
         // loss = <gc, c> + <gm, m> (n's node is covered by the other cases).
@@ -201,8 +194,8 @@ fn gate_backward_v1_matches_ref_pav_given_key() {
         );
         // As in `run_case`: rank-gradient errors of 2e-5 of the largest, times the slope.
         assert_tensor(&format!("dz {what}"), grads.of(&z).unwrap(), &dz, 1e-5, 1e-5);
-        let atol = 1e-4 * max_abs(&dkey) + 1e-5;
-        assert_tensor(&format!("dkey {what}"), grads.of(&key).unwrap(), &dkey, atol, 0.0);
+        let tol = tolerance::dz(&dkey);
+        assert_tensor_within(&format!("dkey {what}"), grads.of(&key).unwrap(), &dkey, tol);
     }
 }
 

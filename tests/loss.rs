@@ -61,13 +61,11 @@ fn forward_matches_ref(loss: Pointwise, version: LossVersion) {
         let out = loss::pointwise_with(loss, &p, &t, version).unwrap();
         assert_eq!(out.shape(), &[] as &[usize]);
         let want = r::pointwise_forward_ref(loss, &f64s(&pv), &f64s(&tv));
-        // f32 terms added in a tree of depth log2(n): a few 1e-7 relative.
-        assert_tensor(
+        assert_tensor_within(
             &format!("{loss:?} {version:?} {shape:?}"),
             &out,
             &[want],
-            1e-7,
-            2e-6,
+            r::tolerance::POINTWISE,
         );
     }
 }
@@ -129,21 +127,18 @@ fn backward_matches_ref(loss: Pointwise, version: LossVersion) {
         let t = Tensor::from_slice(&gpu, &tv, shape).unwrap().requires_grad_();
         let out = loss::pointwise_with(loss, &p, &t, version).unwrap();
         let grads = autograd::backward_with(&out, &Tensor::scalar(&gpu, g as f32).unwrap()).unwrap();
-        // One f32 expression per element; values scale like 1/n, so atol does too.
-        let atol = 1e-7 / n as f64;
-        assert_tensor(
+        let tol = r::tolerance::pointwise_backward(n);
+        assert_tensor_within(
             &format!("{loss:?} dpred {shape:?}"),
             grads.of(&p).unwrap(),
             &dp,
-            atol,
-            1e-5,
+            tol,
         );
-        assert_tensor(
+        assert_tensor_within(
             &format!("{loss:?} dtarget {shape:?}"),
             grads.of(&t).unwrap(),
             &dt,
-            atol,
-            1e-5,
+            tol,
         );
     }
 }
@@ -250,13 +245,11 @@ fn plcc_forward_matches_ref(version: LossVersion) {
         let t = Tensor::from_slice(&gpu, &tv, st).unwrap();
         let out = loss::plcc_loss_with(&p, &t, loss::PLCC_EPS, version).unwrap();
         let (want, _) = r::plcc_forward_ref(&f64s(&pv), &f64s(&tv), loss::PLCC_EPS as f64);
-        // f32 moments of centred values: r carries a few 1e-6 of relative error.
-        assert_tensor(
+        assert_tensor_within(
             &format!("plcc {version:?} {sp:?} {st:?}"),
             &out,
             &[want],
-            2e-6,
-            1e-5,
+            r::tolerance::PLCC,
         );
     }
 }
@@ -308,24 +301,9 @@ fn plcc_backward_matches_ref(version: LossVersion) {
         let dt_gpu = grads.of(&t).unwrap();
         assert_eq!(dp_gpu.shape(), sp);
         assert_eq!(dt_gpu.shape(), st);
-        // Each gradient is a difference of two terms of size ~|g| / (n std), which
-        // cancel where r is near +-1 (always for n = 2); the f32 moments carry a few
-        // 1e-6 of relative error, so atol scales with the larger term, not the result.
-        let inv_d = 1.0 / (stats.var_p * stats.var_t).sqrt();
-        let term = (0..n)
-            .map(|i| {
-                let (cp, ct) = (p64[i] - stats.mean_p, t64[i] - stats.mean_t);
-                (ct.abs() * inv_d)
-                    .max(cp.abs() * inv_d)
-                    .max((stats.r * cp / stats.var_p).abs())
-                    .max((stats.r * ct / stats.var_t).abs())
-            })
-            .fold(0.0f64, f64::max)
-            * g.abs()
-            / n as f64;
-        let atol = 1e-5 * term;
-        assert_tensor(&format!("plcc dpred {sp:?}"), dp_gpu, &dp, atol, 1e-4);
-        assert_tensor(&format!("plcc dtarget {st:?}"), dt_gpu, &dt, atol, 1e-4);
+        let tol = r::tolerance::plcc_backward(&p64, &t64, &stats, g);
+        assert_tensor_within(&format!("plcc dpred {sp:?}"), dp_gpu, &dp, tol);
+        assert_tensor_within(&format!("plcc dtarget {st:?}"), dt_gpu, &dt, tol);
     }
 }
 

@@ -7,7 +7,7 @@ use common::*;
 use cprl::autograd::{self, gradcheck::assert_grad};
 use cprl::gpu::{LaunchOverride, with_launch_override};
 use cprl::ops::matmul::{self as mm, Bias, GemmDims, MatmulVersion};
-use cprl::reference::matmul::{self as r, RTOL, atol};
+use cprl::reference::matmul::{self as r, tolerance};
 use std::sync::OnceLock;
 
 /// (a shape, b shape, trans_a, trans_b): size 1, odd sizes, sizes that are not
@@ -59,12 +59,11 @@ fn forward_matches_ref(v: MatmulVersion, cases: &[(&[usize], &[usize], bool, boo
         let (d, shape) = GemmDims::of_shapes("test", sa, sb, ta, tb).unwrap();
         let c = mm::matmul_with(&a, &b, ta, tb, v).unwrap();
         assert_eq!(c.shape(), &shape[..]);
-        assert_tensor(
+        assert_tensor_within(
             &format!("matmul {v:?} {sa:?} x {sb:?} ta={ta} tb={tb}"),
             &c,
             &r::matmul_ref(&av, &bv, &d),
-            atol(d.k),
-            RTOL,
+            tolerance(d.k),
         );
     }
 }
@@ -100,7 +99,7 @@ fn forward_matches_ref_large(v: MatmulVersion) {
     let to_t =
         |v: &[f64]| cprl::Tensor::from_slice(&gpu, &v.iter().map(|&x| x as f32).collect::<Vec<_>>(), &s);
     let c = mm::matmul_with(&to_t(av).unwrap(), &to_t(bv).unwrap(), false, false, v).unwrap();
-    assert_tensor(&format!("matmul {v:?} 512^3"), &c, want, atol(512), RTOL);
+    assert_tensor_within(&format!("matmul {v:?} 512^3"), &c, want, tolerance(512));
 }
 
 fn backward_matches_ref(v: MatmulVersion) {
@@ -137,8 +136,8 @@ fn backward_matches_ref(v: MatmulVersion) {
         // dA sums over n (and the batch when A is broadcast), dB over m (and the batch).
         let ka = d.n * d.batch;
         let kb = d.m * d.batch;
-        assert_tensor(&format!("dA {what}"), grads.of(&a).unwrap(), &da, atol(ka), RTOL);
-        assert_tensor(&format!("dB {what}"), grads.of(&b).unwrap(), &db, atol(kb), RTOL);
+        assert_tensor_within(&format!("dA {what}"), grads.of(&a).unwrap(), &da, tolerance(ka));
+        assert_tensor_within(&format!("dB {what}"), grads.of(&b).unwrap(), &db, tolerance(kb));
     }
 }
 
@@ -164,33 +163,25 @@ fn linear_matches_ref(v: MatmulVersion) {
         assert_eq!(y.shape(), &[rows, out]);
         let what = format!("linear {v:?} [{rows}, {inp}] x [{out}, {inp}] bias={with_bias}");
         let bias_ref = with_bias.then_some(&bv[..]);
-        assert_tensor(
+        assert_tensor_within(
             &what,
             &y,
             &r::linear_ref(&xv, &wv, bias_ref, rows, inp, out),
-            atol(inp),
-            RTOL,
+            tolerance(inp),
         );
 
         let (g, gv) = rand_tensor(&gpu, 130 + i as u64, &[rows, out]);
         let grads = autograd::backward_with(&y, &g).unwrap();
         let (mut dx, mut dw, mut db) = (vec![0.0; xv.len()], vec![0.0; wv.len()], vec![0.0; out]);
         r::linear_backward_ref(&xv, &wv, &gv, rows, inp, out, &mut dx, &mut dw, &mut db);
-        assert_tensor(&format!("dx {what}"), grads.of(&x).unwrap(), &dx, atol(out), RTOL);
-        assert_tensor(
-            &format!("dw {what}"),
-            grads.of(&w).unwrap(),
-            &dw,
-            atol(rows),
-            RTOL,
-        );
+        assert_tensor_within(&format!("dx {what}"), grads.of(&x).unwrap(), &dx, tolerance(out));
+        assert_tensor_within(&format!("dw {what}"), grads.of(&w).unwrap(), &dw, tolerance(rows));
         if with_bias {
-            assert_tensor(
+            assert_tensor_within(
                 &format!("dbias {what}"),
                 grads.of(&bias).unwrap(),
                 &db,
-                atol(rows),
-                RTOL,
+                tolerance(rows),
             );
         } else {
             assert!(grads.get(&bias).is_none());
@@ -216,21 +207,19 @@ fn gemm_bias_matches_ref(v: MatmulVersion) {
         let rows = mm::gemm_with(&a, &b, false, true, Bias::Rows(&rb), Some(&[m * n]), v).unwrap();
         assert_eq!(rows.shape(), &[m * n]);
         let want: Vec<f64> = (0..m * n).map(|e| c[e] + rbv[e / n]).collect();
-        assert_tensor(
+        assert_tensor_within(
             &format!("gemm {v:?} row bias {m}x{n}x{k}"),
             &rows,
             &want,
-            atol(k),
-            RTOL,
+            tolerance(k),
         );
         let cols = mm::gemm_with(&a, &b, false, true, Bias::Cols(&cb), None, v).unwrap();
         let want: Vec<f64> = (0..m * n).map(|e| c[e] + cbv[e % n]).collect();
-        assert_tensor(
+        assert_tensor_within(
             &format!("gemm {v:?} column bias {m}x{n}x{k}"),
             &cols,
             &want,
-            atol(k),
-            RTOL,
+            tolerance(k),
         );
     }
     // The conv2d im2col call: weight [Cout, K] broadcast over images' columns
@@ -256,7 +245,7 @@ fn gemm_bias_matches_ref(v: MatmulVersion) {
         .enumerate()
         .map(|(e, c)| c + biasv[(e / (oh * ow)) % cout])
         .collect();
-    assert_tensor(&format!("gemm {v:?} conv-like"), &y, &want, atol(k), RTOL);
+    assert_tensor_within(&format!("gemm {v:?} conv-like"), &y, &want, tolerance(k));
 }
 
 macro_rules! version_tests {

@@ -8,6 +8,7 @@ use common::*;
 use cprl::Tensor;
 use cprl::autograd::{self, gradcheck::assert_grad};
 use cprl::ops::norm::{self, BatchNorm, GroupNorm, NormVersion};
+use cprl::reference::Tolerance;
 use cprl::reference::norm as r;
 
 /// Batch-norm shapes: [N, C], a 1x1 plane, odd planes (H*W % 4 != 0), planes smaller
@@ -25,11 +26,11 @@ const BN_SHAPES: &[&[usize]] = &[
 ];
 const BN_LARGE: &[usize] = &[32, 2, 112, 112];
 
-const Y_ATOL: f64 = r::tolerance::Y.0;
-const Y_RTOL: f64 = r::tolerance::Y.1;
+const Y_ATOL: f64 = r::tolerance::Y.atol;
+const Y_RTOL: f64 = r::tolerance::Y.rtol;
 
 fn sum_atol(m: usize) -> f64 {
-    r::tolerance::sum(m).0
+    r::tolerance::sum(m).atol
 }
 
 fn fits(version: NormVersion, shape: &[usize]) -> bool {
@@ -131,7 +132,7 @@ fn bn_backward_case(version: NormVersion, shape: &[usize], training: bool, relu:
     );
     let m = i.xv.len() / c;
     let what = format!("batch_norm backward {version:?} {shape:?} training {training} relu {relu}");
-    let (atol, rtol) = r::tolerance::DX;
+    let Tolerance { atol, rtol } = r::tolerance::DX;
     assert_tensor(&format!("{what}: dx"), grads.of(&x).unwrap(), &dx, atol, rtol);
     assert_tensor(
         &format!("{what}: dgamma"),

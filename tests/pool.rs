@@ -73,18 +73,13 @@ fn pool2d_v2_declines_windows_past_the_loop_cap() {
     assert!(e.contains("[1, 1, 130, 131]"), "{e}");
     // Auto falls back to V1.
     let y = pool::max_pool2d(&x, &p).unwrap();
-    assert_tensor(
+    assert_tensor_within(
         "auto max 128x128",
         &y,
         &r::max_pool2d_forward_ref(&xv, &[1, 1, 130, 131], &p).0,
-        0.0,
-        0.0,
+        r::MAX_TOLERANCE,
     );
 }
-
-// Average of at most 16,384 values in [-1, 1] in f32.
-const AVG_ATOL: f64 = 1e-6;
-const AVG_RTOL: f64 = 1e-5;
 
 fn avg_forward_matches_ref(version: Pool2dVersion) {
     let gpu = gpu();
@@ -95,12 +90,11 @@ fn avg_forward_matches_ref(version: Pool2dVersion) {
         let (x, xv) = rand_tensor(&gpu, k as u64, &shape);
         let y = pool::avg_pool2d_with(&x, &p, version).unwrap();
         assert_eq!(y.shape(), &p.output_shape("t", &shape).unwrap()[..]);
-        assert_tensor(
+        assert_tensor_within(
             &format!("avg_pool2d {version:?} {shape:?} {p:?}"),
             &y,
             &r::avg_pool2d_forward_ref(&xv, &shape, &p),
-            AVG_ATOL,
-            AVG_RTOL,
+            r::AVG_TOLERANCE,
         );
     }
 }
@@ -118,13 +112,11 @@ fn avg_backward_matches_ref(version: Pool2dVersion) {
         let grads = autograd::backward_with(&y, &g).unwrap();
         let mut dx = vec![0.0; x.numel()];
         r::avg_pool2d_backward_ref(&shape, &p, &gv, &mut dx);
-        // Each dx is a sum of at most ceil(k/s)^2 terms g / count.
-        assert_tensor(
+        assert_tensor_within(
             &format!("avg_pool2d backward {version:?} {shape:?} {p:?}"),
             grads.of(&x).unwrap(),
             &dx,
-            1e-6,
-            1e-5,
+            r::AVG_BACKWARD_TOLERANCE,
         );
     }
 }
@@ -139,10 +131,9 @@ fn max_forward_matches_ref(version: Pool2dVersion) {
         let (y, idx) = pool::max_pool2d_with(&x, &p, version).unwrap();
         let (want, want_idx) = r::max_pool2d_forward_ref(&xv, &shape, &p);
         let what = format!("max_pool2d {version:?} {shape:?} {p:?}");
-        // A maximum is one of the inputs: exact.
-        assert_tensor(&what, &y, &want, 0.0, 0.0);
+        assert_tensor_within(&what, &y, &want, r::MAX_TOLERANCE);
         let want_idx: Vec<f64> = want_idx.iter().map(|&i| i as f64).collect();
-        assert_tensor(&format!("{what}: argmax"), &idx, &want_idx, 0.0, 0.0);
+        assert_tensor_within(&format!("{what}: argmax"), &idx, &want_idx, r::MAX_TOLERANCE);
     }
 }
 
@@ -160,9 +151,19 @@ fn max_forward_matches_ref_ties(version: Pool2dVersion) {
         let x = Tensor::from_slice(&gpu, &v, &shape).unwrap();
         let (y, idx) = pool::max_pool2d_with(&x, &p, version).unwrap();
         let (want, want_idx) = r::max_pool2d_forward_ref(&f64s(&v), &shape, &p);
-        assert_tensor(&format!("max ties {version:?} {shape:?}"), &y, &want, 0.0, 0.0);
+        assert_tensor_within(
+            &format!("max ties {version:?} {shape:?}"),
+            &y,
+            &want,
+            r::MAX_TOLERANCE,
+        );
         let want_idx: Vec<f64> = want_idx.iter().map(|&i| i as f64).collect();
-        assert_tensor(&format!("max ties argmax {shape:?}"), &idx, &want_idx, 0.0, 0.0);
+        assert_tensor_within(
+            &format!("max ties argmax {shape:?}"),
+            &idx,
+            &want_idx,
+            r::MAX_TOLERANCE,
+        );
     }
 }
 
@@ -180,13 +181,11 @@ fn max_backward_matches_ref(version: Pool2dVersion) {
         let (_, idx) = r::max_pool2d_forward_ref(&xv, &shape, &p);
         let mut dx = vec![0.0; x.numel()];
         r::max_pool2d_backward_ref(&shape, &p, &idx, &gv, &mut dx);
-        // Each dx sums the g of the few windows it wins.
-        assert_tensor(
+        assert_tensor_within(
             &format!("max_pool2d backward {version:?} {shape:?} {p:?}"),
             grads.of(&x).unwrap(),
             &dx,
-            1e-6,
-            1e-6,
+            r::MAX_BACKWARD_TOLERANCE,
         );
     }
 }
@@ -298,13 +297,11 @@ fn global_forward_matches_ref(version: GlobalPoolVersion) {
         let (x, xv) = rand_tensor(&gpu, 900 + k as u64, shape);
         let y = pool::global_avg_pool_with(&x, version).unwrap();
         assert_eq!(y.shape(), &shape[..2]);
-        let (atol, rtol) = r::global_avg_tolerance(shape[2] * shape[3]);
-        assert_tensor(
+        assert_tensor_within(
             &format!("global_avg_pool {version:?} {shape:?}"),
             &y,
             &r::global_avg_pool_forward_ref(&xv, shape),
-            atol,
-            rtol,
+            r::global_avg_tolerance(shape[2] * shape[3]),
         );
     }
 }
@@ -322,13 +319,11 @@ fn global_backward_matches_ref(version: GlobalPoolVersion) {
         let grads = autograd::backward_with(&y, &g).unwrap();
         let mut dx = vec![0.0; x.numel()];
         r::global_avg_pool_backward_ref(shape, &gv, &mut dx);
-        // One product g * (1 / (H*W)).
-        assert_tensor(
+        assert_tensor_within(
             &format!("global_avg_pool backward {version:?} {shape:?}"),
             grads.of(&x).unwrap(),
             &dx,
-            1e-9,
-            1e-6,
+            r::GLOBAL_AVG_BACKWARD_TOLERANCE,
         );
     }
 }

@@ -28,14 +28,11 @@ fn sum_forward_v1_matches_ref() {
         let (x, xv) = rand_tensor(&gpu, k as u64, shape);
         let y = reduce::sum_axes(&x, axes, false).unwrap();
         let n_red: usize = axes.iter().map(|&d| shape[d]).product();
-        // f32 sums of n values in [-1, 1]: error grows like sqrt(n) ulps; bound it by n * 2^-24 * 4.
-        let atol = 4.0 * n_red as f64 * 6e-8;
-        assert_tensor(
+        assert_tensor_within(
             &format!("sum {shape:?} over {axes:?}"),
             &y,
             &r::sum_axes_ref(&xv, shape, axes),
-            atol.max(1e-6),
-            1e-5,
+            r::sum_tolerance(n_red),
         );
         let m = reduce::mean_axes(&x, axes, true).unwrap();
         assert_eq!(m.dims(), shape.len());

@@ -36,25 +36,6 @@ fn order_for(k: usize) -> Order {
     }
 }
 
-// f32 mixing through `layers` layers of ranks up to n: 3e-2 seen for odd-even at
-// n = 4096 (4096 layers), 6e-3 for bitonic (78 layers); about 1e-5 of n per 1000 layers.
-fn fwd_atol(n: usize, layers: usize) -> f64 {
-    3e-5 * n as f64 * (1.0 + layers as f64 / 1000.0) + 1e-5
-}
-
-// The backward chains `layers` layers; relative to the largest gradient, 1e-5 seen for
-// bitonic and 4e-4 for odd-even Cauchy at n = 4096. Odd-even logistic is ill-conditioned
-// there (gradients up to 7e4): an f32 CPU run of the same recurrences is off by up to
-// 8e-3 of the largest gradient, so it gets 1e-5 per layer.
-fn bwd_atol(want: &[f64], kind: NetworkKind, relax: Relaxation, layers: usize) -> f64 {
-    let per_layer = if (kind, relax) == (NetworkKind::OddEven, Relaxation::Logistic) {
-        1e-5
-    } else {
-        1e-6
-    };
-    want.iter().fold(0.0f64, |m, v| m.max(v.abs())) * (4e-6 + per_layer * layers as f64) + 1e-6
-}
-
 /// The odd-even network with logistic swaps over thousands of layers has an
 /// ill-conditioned backward: gradients reach 1e5-1e6 for inputs in [-1, 1], and f32
 /// and f64 part by up to a third of the largest (f32 rounding amplified layer after
@@ -115,12 +96,11 @@ fn forward_matches_ref(
             let got = nw::network_forward(&x, kind, relax, STRENGTH, order, opts).unwrap();
             let (want, _) = r::soft_rank_network_ref(&f64s(&xv), n, kind, relax, STRENGTH as f64, order);
             let layers = r::network_size(kind, n).0;
-            assert_tensor(
+            assert_tensor_within(
                 &format!("{kind:?} {relax:?} [{rows}, {n}] {order:?} {opts:?}"),
                 &got,
                 &want,
-                fwd_atol(n, layers),
-                0.0,
+                r::tolerance::ranks(n, layers),
             );
         }
     }
@@ -166,7 +146,12 @@ fn backward_matches_ref(
             if ill_conditioned(kind, relax, n) {
                 assert_rel_l2(&what, &got.to_vec().unwrap(), &want, 0.5);
             } else {
-                assert_tensor(&what, got, &want, bwd_atol(&want, kind, relax, layers), 0.0);
+                assert_tensor_within(
+                    &what,
+                    got,
+                    &want,
+                    r::tolerance::backward(&want, kind, relax, layers),
+                );
             }
         }
     }
@@ -399,7 +384,7 @@ fn softrank_network_backward_v1_matches_ref_through_soft_rank() {
         Order::Ascending,
     );
     let layers = r::network_size(NetworkKind::Bitonic, n).0;
-    assert_tensor("soft_rank 3-d", &out, &want, fwd_atol(n, layers), 0.0);
+    assert_tensor_within("soft_rank 3-d", &out, &want, r::tolerance::ranks(n, layers));
     let g = Tensor::from_slice(&gpu, &gv, &shape).unwrap();
     let grads = autograd::backward_with(&out, &g).unwrap();
     let mut dx = vec![0.0; 6 * n];
@@ -413,12 +398,11 @@ fn softrank_network_backward_v1_matches_ref_through_soft_rank() {
         &f64s(&gv),
         &mut dx,
     );
-    assert_tensor(
+    assert_tensor_within(
         "soft_rank 3-d backward",
         grads.of(&x).unwrap(),
         &dx,
-        bwd_atol(&dx, NetworkKind::Bitonic, Relaxation::Cauchy, layers),
-        0.0,
+        r::tolerance::backward(&dx, NetworkKind::Bitonic, Relaxation::Cauchy, layers),
     );
 }
 

@@ -27,17 +27,6 @@ fn input(salt: u64, rows: usize, n: usize) -> Vec<f32> {
     v
 }
 
-// f32 sums of n sigmoids growing to n: the error grows with n (1.9e-2 seen at n = 4096).
-fn fwd_atol(n: usize) -> f64 {
-    1e-5 * n as f64 + 1e-5
-}
-
-// The backward sums n terms of either sign; bound by the largest gradient
-// (relative error 5e-6 seen at n = 4096).
-fn bwd_atol(want: &[f64]) -> f64 {
-    2e-5 * want.iter().fold(0.0f64, |m, v| m.max(v.abs())) + 1e-6
-}
-
 fn forward_matches_ref(version: PairwiseVersion) {
     let gpu = gpu();
     for (k, &(rows, n)) in SHAPES.iter().enumerate() {
@@ -46,12 +35,11 @@ fn forward_matches_ref(version: PairwiseVersion) {
             let x = Tensor::from_slice(&gpu, &xv, &[rows, n]).unwrap();
             let got = pw::pairwise_forward(&x, STRENGTH, order, version).unwrap();
             let want = r::soft_rank_pairwise_ref(&f64s(&xv), n, STRENGTH as f64, order);
-            assert_tensor(
+            assert_tensor_within(
                 &format!("pairwise {version:?} [{rows}, {n}] {order:?}"),
                 &got,
                 &want,
-                fwd_atol(n),
-                0.0,
+                r::tolerance::ranks(n),
             );
         }
     }
@@ -71,12 +59,11 @@ fn backward_matches_ref(version: PairwiseVersion) {
             let grads = autograd::backward_with(&out, &g).unwrap();
             let mut want = vec![0.0; rows * n];
             r::soft_rank_pairwise_backward_ref(&f64s(&xv), n, STRENGTH as f64, order, &f64s(&gv), &mut want);
-            assert_tensor(
+            assert_tensor_within(
                 &format!("pairwise backward {version:?} [{rows}, {n}] {order:?}"),
                 grads.of(&x).unwrap(),
                 &want,
-                bwd_atol(&want),
-                0.0,
+                r::tolerance::backward(&want),
             );
         }
     }
@@ -170,17 +157,16 @@ fn softrank_pairwise_backward_auto_matches_ref_through_soft_rank() {
     let out = soft_rank(&x, Method::Pairwise, 0.2).unwrap();
     assert_eq!(out.shape(), &shape);
     let want = r::soft_rank_pairwise_ref(&f64s(&xv), n, 0.2, Order::Ascending);
-    assert_tensor("soft_rank 3-d", &out, &want, fwd_atol(n), 0.0);
+    assert_tensor_within("soft_rank 3-d", &out, &want, r::tolerance::ranks(n));
     let g = Tensor::from_slice(&gpu, &gv, &shape).unwrap();
     let grads = autograd::backward_with(&out, &g).unwrap();
     let mut dx = vec![0.0; 6 * n];
     r::soft_rank_pairwise_backward_ref(&f64s(&xv), n, 0.2, Order::Ascending, &f64s(&gv), &mut dx);
-    assert_tensor(
+    assert_tensor_within(
         "soft_rank 3-d backward",
         grads.of(&x).unwrap(),
         &dx,
-        bwd_atol(&dx),
-        0.0,
+        r::tolerance::backward(&dx),
     );
 }
 

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use cprl::autograd::gradcheck::assert_grad;
 use cprl::ops::softrank::{Order, Regularization};
+use cprl::reference::Tolerance;
 use cprl::reference::softrank::pav as r;
 
 /// One case of `tests/data/softrank_torchsort.json` (3 rows of n values).
@@ -248,9 +249,9 @@ fn inputs(rows: Rows, salt: u64, b: usize, n: usize, strength: f32) -> Vec<f32> 
     }
 }
 
-/// The rank tolerance (absolute, relative) for the inputs ([`r::tolerance::ranks`]):
-/// `Wide` keys reach n / 2 in units of the strength.
-fn rows_tol(rows: Rows, n: usize) -> (f64, f64) {
+/// The rank tolerance for the inputs ([`r::tolerance::ranks`]): `Wide` keys reach
+/// n / 2 in units of the strength.
+fn rows_tol(rows: Rows, n: usize) -> Tolerance {
     match rows {
         Rows::Ties => r::tolerance::ranks(n, 0.0),
         Rows::Wide => r::tolerance::ranks(n, n as f64 / 2.0),
@@ -283,8 +284,8 @@ fn forward_matches_ref(version: PavVersion, shapes: &[(usize, usize)], rows: Row
             &format!("{version:?} {reg:?} strength {strength} {order:?} [{b}, {n}]"),
             &ranks,
             &want.ranks,
-            rows_tol(rows, n).0,
-            rows_tol(rows, n).1,
+            rows_tol(rows, n).atol,
+            rows_tol(rows, n).rtol,
         );
     }
 }
@@ -354,7 +355,7 @@ fn backward_matches_ref(version: PavVersion, shapes: &[(usize, usize)], rows: Ro
             strength as f64,
             order,
         );
-        let (atol, rtol) = r::tolerance::backward(&want);
+        let Tolerance { atol, rtol } = r::tolerance::backward(&want);
         assert_tensor(&what, grads.of(&x).unwrap(), &want, atol, rtol);
     }
 }

@@ -17,8 +17,8 @@ use cprl::nn::Module;
 use cprl::nn::cprl::{Cprl, CprlConfig};
 use cprl::ops::attack_step::linf_step;
 use cprl::ops::loss::l1;
-use cprl::reference::attack_step::linf_step_ref;
-use cprl::reference::cprl_model::CprlRef;
+use cprl::reference::attack_step::{LINF_TOLERANCE, linf_step_ref};
+use cprl::reference::cprl_model::{CprlRef, tolerance};
 use cprl::{Tensor, autograd};
 
 use crate::cprl_model::images;
@@ -55,8 +55,7 @@ fn validate(h: &Harness) -> Validation {
     let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
     let y64: Vec<f64> = yv.iter().map(|&v| v as f64).collect();
     let want = reference.loss_and_grads(&x64, [n, 3, s, s], &y64, 0.0, false);
-    let atol = 1e-3 * want.input.iter().fold(0.0f64, |m, v| m.max(v.abs())) + 1e-9;
-    check(&g, &want.input, atol, 1e-3).map_err(|m| format!("input gradient: {m}"))?;
+    check(&g, &want.input, tolerance::grad(&want.input)).map_err(|m| format!("input gradient: {m}"))?;
     let eps = 4.0 / 255.0;
     let cfg = AttackConfig::named("reflect", eps, 2, None, 0).map_err(e)?;
     let xa = attack(&model, &x.detach(), &cfg, 0)
@@ -112,7 +111,7 @@ fn bench_update(h: &mut Harness, n: usize, s: usize) {
         let validation = update(&x, &xa, &d, alpha, eps)
             .and_then(|o| o.to_vec())
             .map_err(|e| e.to_string())
-            .and_then(|got| check(&got, &want, 5e-7, 0.0));
+            .and_then(|got| check(&got, &want, LINF_TOLERANCE));
         h.run(
             Case {
                 op: "attack.update",

@@ -5,7 +5,7 @@
 use cprl::nn::{Module, SmallCnn};
 use cprl::ops::loss::mse;
 use cprl::ops::optim::{Adam, AdamConfig, Optimizer};
-use cprl::reference::small_cnn::SmallCnnRef;
+use cprl::reference::small_cnn::{SmallCnnRef, tolerance};
 use cprl::{Tensor, autograd};
 
 use crate::harness::{Case, Harness, Validation, check, rand};
@@ -44,10 +44,10 @@ fn validate(h: &Harness) -> Validation {
     let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
     let y64: Vec<f64> = yv.iter().map(|&v| v as f64).collect();
     let (want, want_grads) = reference.loss_and_grads(&x64, [n, 3, s, s], &y64);
-    check(&[loss.item().map_err(e)?], &[want], 1e-6, 1e-4).map_err(|m| format!("loss: {m}"))?;
+    check(&[loss.item().map_err(e)?], &[want], tolerance::LOSS).map_err(|m| format!("loss: {m}"))?;
     for ((name, p), w) in model.params().iter().zip(&want_grads) {
         let g = grads.of(p).map_err(e)?.to_vec().map_err(e)?;
-        check(&g, w, 1e-5, 1e-3).map_err(|m| format!("grad {name}: {m}"))?;
+        check(&g, w, tolerance::GRAD).map_err(|m| format!("grad {name}: {m}"))?;
     }
     Ok(())
 }

@@ -91,8 +91,8 @@ pub fn bench(h: &mut Harness) {
                 let validate = || {
                     let y = conv::conv2d_forward(&x, &w, Some(&b), &p, v).map_err(|e| e.to_string())?;
                     let want = want.get_or_init(|| r::conv2d_forward_ref(&x64, xs, &w64, ws, Some(&b64), &p));
-                    let (atol, rtol) = r::tolerance(ws[1] * ws[2] * ws[3]);
-                    check(&y.to_vec().map_err(|e| e.to_string())?, want, atol, rtol)
+                    let tol = r::tolerance(ws[1] * ws[2] * ws[3]);
+                    check(&y.to_vec().map_err(|e| e.to_string())?, want, tol)
                 };
                 h.run(
                     case,
@@ -121,8 +121,8 @@ pub fn bench(h: &mut Harness) {
                         r::conv2d_backward_data_ref(&dy64, &w64, xs, ws, &p, &mut dx);
                         dx
                     });
-                    let (atol, rtol) = r::tolerance(ws[0] * ws[2] * ws[3]);
-                    check(&dx.to_vec().map_err(|e| e.to_string())?, want, atol, rtol)
+                    let tol = r::tolerance(ws[0] * ws[2] * ws[3]);
+                    check(&dx.to_vec().map_err(|e| e.to_string())?, want, tol)
                 };
                 h.run(
                     case,
@@ -151,8 +151,8 @@ pub fn bench(h: &mut Harness) {
                         r::conv2d_backward_weight_ref(&dy64, &x64, xs, ws, &p, &mut dw);
                         dw
                     });
-                    let (atol, rtol) = r::tolerance(ys[0] * ys[2] * ys[3]);
-                    check(&dw.to_vec().map_err(|e| e.to_string())?, want, atol, rtol)
+                    let tol = r::tolerance(ys[0] * ys[2] * ys[3]);
+                    check(&dw.to_vec().map_err(|e| e.to_string())?, want, tol)
                 };
                 h.run(
                     case,

@@ -8,7 +8,7 @@ use cprl::nn::cprl::{Cprl, CprlConfig, CprlOutput};
 use cprl::ops::elementwise as ew;
 use cprl::ops::loss::{l1, mse, plcc_loss};
 use cprl::ops::optim::{Adam, AdamConfig, Optimizer};
-use cprl::reference::cprl_model::CprlRef;
+use cprl::reference::cprl_model::{CprlRef, tolerance};
 use cprl::{Tensor, autograd};
 
 use crate::harness::{Case, Harness, Validation, check, rand};
@@ -54,11 +54,10 @@ fn validate(h: &Harness) -> Validation {
     let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
     let y64: Vec<f64> = yv.iter().map(|&v| v as f64).collect();
     let want = reference.loss_and_grads(&x64, [n, 3, s, s], &y64, 0.0, true);
-    check(&[l.item().map_err(e)?], &[want.loss], 1e-6, 1e-4).map_err(|m| format!("loss: {m}"))?;
+    check(&[l.item().map_err(e)?], &[want.loss], tolerance::LOSS).map_err(|m| format!("loss: {m}"))?;
     for ((name, p), w) in model.params().iter().zip(&want.params) {
         let g = grads.of(p).map_err(e)?.to_vec().map_err(e)?;
-        let atol = 1e-3 * w.iter().fold(0.0f64, |m, v| m.max(v.abs())) + 1e-7;
-        check(&g, w, atol, 1e-3).map_err(|m| format!("grad {name}: {m}"))?;
+        check(&g, w, tolerance::grad(w)).map_err(|m| format!("grad {name}: {m}"))?;
     }
     Ok(())
 }

@@ -34,7 +34,11 @@ pub fn bench(h: &mut Harness) {
                     let out = ew::binary_with(BinaryOp::Add, &a, &b, v).map_err(|e| e.to_string())?;
                     let want =
                         cprl::reference::elementwise::binary_ref(BinaryOp::Add, &a64, &[n], &b64, &[n]).0;
-                    check(&out.to_vec().map_err(|e| e.to_string())?, &want, 1e-6, 1e-6)
+                    check(
+                        &out.to_vec().map_err(|e| e.to_string())?,
+                        &want,
+                        cprl::reference::elementwise::BINARY_TOLERANCE,
+                    )
                 };
                 let mut cpu = || {
                     std::hint::black_box(cprl::reference::elementwise::binary_ref(
@@ -79,8 +83,7 @@ pub fn bench(h: &mut Harness) {
                 check(
                     &out.to_vec().map_err(|e| e.to_string())?,
                     &want,
-                    1e-6 * c as f64,
-                    1e-5,
+                    cprl::reference::reduce::sum_tolerance(c),
                 )
             };
             let mut cpu = || {

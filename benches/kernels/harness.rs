@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::peers::Peers;
 
 use cprl::Gpu;
+pub use cprl::reference::Tolerance;
 
 /// One benchmark row's identity and work.
 pub struct Case {
@@ -238,16 +239,10 @@ impl Harness {
     }
 }
 
-/// Compares a kernel result with the reference: `|a - b| <= atol + rtol * |b|`.
-pub fn check(got: &[f32], want: &[f64], atol: f64, rtol: f64) -> Validation {
-    if got.len() != want.len() {
-        return Err(format!("length {} vs {}", got.len(), want.len()));
-    }
-    let g: Vec<f64> = got.iter().map(|&x| x as f64).collect();
-    match cprl::autograd::gradcheck::worst_violation(&g, want, atol, rtol) {
-        None => Ok(()),
-        Some((_, i)) => Err(format!("index {i}: {} vs {}", g[i], want[i])),
-    }
+/// Compares a kernel result with the reference within `tol`, the bound the tests use
+/// too (each family's `cprl::reference::*::tolerance`).
+pub fn check(got: &[f32], want: &[f64], tol: Tolerance) -> Validation {
+    tol.check(got, want)
 }
 
 /// Seeded uniform values in [-1, 1).

@@ -50,10 +50,9 @@ fn validate(c: &[f32], av: &[f32], bv: &[f32], d: &GemmDims) -> Result<(), Strin
         let want: f64 = (0..d.k)
             .map(|kk| av[d.a_index(0, i, kk)] as f64 * bv[d.b_index(0, kk, j)] as f64)
             .sum();
-        let tol = cprl::reference::matmul::atol(d.k) + cprl::reference::matmul::RTOL * want.abs();
-        if (c[e] as f64 - want).abs() > tol || c[e].is_nan() {
-            return Err(format!("[{i}, {j}]: {} vs {want}", c[e]));
-        }
+        cprl::reference::matmul::tolerance(d.k)
+            .check(&c[e..e + 1], &[want])
+            .map_err(|m| format!("[{i}, {j}]: {m}"))?;
     }
     Ok(())
 }

@@ -48,8 +48,8 @@ pub fn bench(h: &mut Harness) {
             };
             let validate = || {
                 let y = fwd().map_err(err)?.to_vec().map_err(err)?;
-                let (atol, rtol) = r::global_avg_tolerance(shape[2] * shape[3]);
-                check(&y, &r::global_avg_pool_forward_ref(&x64, shape), atol, rtol)
+                let tol = r::global_avg_tolerance(shape[2] * shape[3]);
+                check(&y, &r::global_avg_pool_forward_ref(&x64, shape), tol)
             };
             let mut cpu = || {
                 std::hint::black_box(r::global_avg_pool_forward_ref(&x64, shape));
@@ -79,8 +79,7 @@ pub fn bench(h: &mut Harness) {
                 check(
                     &grads.of(&x).map_err(err)?.to_vec().map_err(err)?,
                     &dx,
-                    1e-9,
-                    1e-6,
+                    r::GLOBAL_AVG_BACKWARD_TOLERANCE,
                 )
             };
             h.run(
@@ -109,9 +108,9 @@ pub fn bench(h: &mut Harness) {
             let validate = || {
                 let (y, idx) = pool::max_pool2d_with(&x, &p, version).map_err(err)?;
                 let (want, want_idx) = r::max_pool2d_forward_ref(&x64, shape, &p);
-                check(&y.to_vec().map_err(err)?, &want, 0.0, 0.0)?;
+                check(&y.to_vec().map_err(err)?, &want, r::MAX_TOLERANCE)?;
                 let want_idx: Vec<f64> = want_idx.iter().map(|&i| i as f64).collect();
-                check(&idx.to_vec().map_err(err)?, &want_idx, 0.0, 0.0)
+                check(&idx.to_vec().map_err(err)?, &want_idx, r::MAX_TOLERANCE)
             };
             let mut cpu = || {
                 std::hint::black_box(r::max_pool2d_forward_ref(&x64, shape, &p));
@@ -142,8 +141,7 @@ pub fn bench(h: &mut Harness) {
                 check(
                     &grads.of(&x).map_err(err)?.to_vec().map_err(err)?,
                     &dx,
-                    1e-6,
-                    1e-6,
+                    r::MAX_BACKWARD_TOLERANCE,
                 )
             };
             h.run(

@@ -21,13 +21,15 @@ use cprl::ops::softrank::sort as hs;
 use cprl::ops::softrank::{Method, NetworkKind, Order, Relaxation};
 use cprl::ops::sortmask::{SortMaskConfig, SortMaskVersion, sortmask, sortmask_apply, sortmask_deviation};
 use cprl::ops::{elementwise as ew, reduce};
-use cprl::reference::gate::{GateRefConfig, cpr_gate_backward_ref, cpr_gate_ref};
+use cprl::reference::gate::{GateRefConfig, cpr_gate_backward_ref, cpr_gate_ref, tolerance as gate_tol};
 use cprl::reference::softrank::network as rnw;
 use cprl::reference::softrank::pairwise as rpw;
 use cprl::reference::softrank::sort as rs;
-use cprl::reference::sortmask::{SortMaskRefConfig, sortmask_backward_ref, sortmask_ref};
+use cprl::reference::sortmask::{
+    SortMaskRefConfig, sortmask_backward_ref, sortmask_ref, tolerance as mask_tol,
+};
 
-use crate::harness::{Case, Harness, Validation, check, rand};
+use crate::harness::{Case, Harness, Tolerance, Validation, check, rand};
 
 /// Rows validated against the reference.
 const CHECK_ROWS: usize = 2;
@@ -51,10 +53,6 @@ fn sizes(h: &Harness) -> (Vec<usize>, Vec<usize>) {
 /// The first `rows` rows of a [.., n] host vector.
 fn head(v: &[f64], rows: usize, n: usize) -> &[f64] {
     &v[..rows * n]
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
 }
 
 /// Whether any of the ops of a group was asked for.
@@ -132,12 +130,12 @@ fn pairwise(h: &mut Harness) {
                             .map_err(err)?
                             .to_vec()
                             .map_err(err)?;
-                        check(&r[..rows * n], &want, 1e-5 * n as f64, 0.0)
+                        check(&r[..rows * n], &want, rpw::tolerance::ranks(n))
                             .map_err(|e| format!("ranks: {e}"))?;
                         if with_backward {
                             let d = pw::pairwise_backward(&x, &g, strength, order, v).map_err(err)?;
                             let d = d.to_vec().map_err(err)?;
-                            check(&d[..rows * n], &dwant, 2e-5 * max_abs(&dwant), 0.0)
+                            check(&d[..rows * n], &dwant, rpw::tolerance::backward(&dwant))
                                 .map_err(|e| format!("dx: {e}"))?;
                         }
                         Ok(())
@@ -225,15 +223,14 @@ fn network(h: &mut Harness) {
                     let validate = || -> Validation {
                         let r = nw::network_forward(&x, kind, relax, strength, order, &opts).map_err(err)?;
                         let r = r.to_vec().map_err(err)?;
-                        let tol = 3e-5 * n as f64 * (1.0 + layers as f64 / 1000.0);
-                        check(&r[..rows * n], &want, tol, 0.0).map_err(|e| format!("ranks: {e}"))?;
+                        check(&r[..rows * n], &want, rnw::tolerance::ranks(n, layers))
+                            .map_err(|e| format!("ranks: {e}"))?;
                         if with_backward {
                             let d = nw::network_backward(&x, &g, kind, relax, strength, order, &opts)
                                 .map_err(err)?;
                             let d = d.to_vec().map_err(err)?;
-                            let per_layer = if kind == NetworkKind::OddEven { 1e-5 } else { 1e-6 };
-                            let tol = max_abs(&dwant) * (4e-6 + per_layer * layers as f64);
-                            check(&d[..rows * n], &dwant, tol, 0.0).map_err(|e| format!("dx: {e}"))?;
+                            let tol = rnw::tolerance::backward(&dwant, kind, relax, layers);
+                            check(&d[..rows * n], &dwant, tol).map_err(|e| format!("dx: {e}"))?;
                         }
                         Ok(())
                     };
@@ -289,8 +286,8 @@ fn sort(h: &mut Harness) {
                 let validate = || -> Validation {
                     if what == "sort" {
                         let s = hs::sort(&x, Order::Descending).map_err(err)?;
-                        check(&s.values.to_vec().map_err(err)?, &vals, 0.0, 0.0)?;
-                        check(&s.indices.to_vec().map_err(err)?, &perm, 0.0, 0.0)
+                        check(&s.values.to_vec().map_err(err)?, &vals, Tolerance::EXACT)?;
+                        check(&s.indices.to_vec().map_err(err)?, &perm, Tolerance::EXACT)
                     } else {
                         check(
                             &hs::argsort(&x, Order::Descending)
@@ -298,8 +295,7 @@ fn sort(h: &mut Harness) {
                                 .to_vec()
                                 .map_err(err)?,
                             &perm,
-                            0.0,
-                            0.0,
+                            Tolerance::EXACT,
                         )
                     }
                 };
@@ -390,16 +386,15 @@ fn gate(h: &mut Harness) {
                 };
                 let validate = || -> Validation {
                     let (c, n, m) = cpr_gate(&z, &cfg).map_err(err)?;
-                    check(&c.to_vec().map_err(err)?[..rows * ch], &fwd.c, 2e-4, 0.0)
+                    check(&c.to_vec().map_err(err)?[..rows * ch], &fwd.c, gate_tol::FEATURES)
                         .map_err(|e| format!("c: {e}"))?;
-                    check(&m.to_vec().map_err(err)?[..rows * ch], &fwd.m, 1e-4, 0.0)
+                    check(&m.to_vec().map_err(err)?[..rows * ch], &fwd.m, gate_tol::MASK)
                         .map_err(|e| format!("m: {e}"))?;
                     if with_backward {
                         let l = loss(&c, &n, &m).map_err(err)?;
                         let gr = autograd::backward(&l).map_err(err)?;
                         let d = gr.of(&z).map_err(err)?.to_vec().map_err(err)?;
-                        check(&d[..rows * ch], &dz, 1e-4 * max_abs(&dz) + 1e-5, 0.0)
-                            .map_err(|e| format!("dz: {e}"))?;
+                        check(&d[..rows * ch], &dz, gate_tol::dz(&dz)).map_err(|e| format!("dz: {e}"))?;
                     }
                     Ok(())
                 };
@@ -470,14 +465,13 @@ fn sortmask_rows(h: &mut Harness) {
                 check(
                     &out.to_vec().map_err(err)?[..rows * n],
                     head(&want.out, rows, n),
-                    2e-4,
-                    0.0,
+                    mask_tol::OUT,
                 )
                 .map_err(|e| format!("out: {e}"))?;
                 if with_backward {
                     let gr = autograd::backward_with(&out, &g).map_err(err)?;
                     let d = gr.of(&f).map_err(err)?.to_vec().map_err(err)?;
-                    check(&d[..rows * n], &dwant, 1e-4 * max_abs(&dwant) + 1e-5, 0.0)
+                    check(&d[..rows * n], &dwant, mask_tol::backward(&dwant))
                         .map_err(|e| format!("df: {e}"))?;
                 }
                 Ok(())
@@ -533,12 +527,13 @@ fn sortmask_rows(h: &mut Harness) {
             };
             let validate = || -> Validation {
                 let out = glue(v).map_err(err)?;
-                check(&out.to_vec().map_err(err)?[..rows * n], &gw, 1e-5, 1e-5)
+                check(&out.to_vec().map_err(err)?[..rows * n], &gw, mask_tol::GLUE)
                     .map_err(|e| format!("out: {e}"))?;
                 if with_backward {
                     let gr = autograd::backward_with(&out, &g2).map_err(err)?;
                     let d = gr.of(&f2).map_err(err)?.to_vec().map_err(err)?;
-                    check(&d[..rows * n], &gdw, 1e-4 * max_abs(&gdw), 0.0).map_err(|e| format!("df: {e}"))?;
+                    check(&d[..rows * n], &gdw, mask_tol::glue_backward(&gdw))
+                        .map_err(|e| format!("df: {e}"))?;
                 }
                 Ok(())
             };

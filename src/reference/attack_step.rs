@@ -35,3 +35,14 @@ pub fn l2_step_ref(x: &[f64], xa: &[f64], d: &[f64], per_image: usize, alpha: f6
         })
         .collect()
 }
+
+/// The tolerance of the fused L_inf step in f32 against [`linf_step_ref`] on images in
+/// [0, 1], used by the tests and the benchmark alike: a handful of f32 operations
+/// (the step, the difference, two clamps, the sum) on values of size 1, a few ulps
+/// (6e-8 each), absolute.
+pub const LINF_TOLERANCE: super::Tolerance = super::Tolerance::abs(5e-7);
+
+/// The tolerance of the fused L_2 step in f32 against [`l2_step_ref`]: the L_inf
+/// step's roundings, and the division by two f32 norms (sums of up to 2^16 squares,
+/// relative error well under 1e-5), which scale the perturbation (at most about 1).
+pub const L2_TOLERANCE: super::Tolerance = super::Tolerance::new(2e-6, 1e-5);

@@ -130,11 +130,11 @@ pub fn conv2d_backward_bias_ref(dy: &[f64], ys: [usize; 4], db: &mut [f64]) {
     }
 }
 
-/// The tolerance (absolute, relative) of an f32 kernel against this reference for
-/// outputs that sum `terms` products of values in [-1, 1]; the tests and the benchmark
-/// both use it. The rounding error grows about like sqrt(terms) ulps of the partial
-/// sums (which grow like sqrt(terms) too); 1e-6 * terms bounds it with room, and stays
-/// far below a dropped or doubled term.
-pub fn tolerance(terms: usize) -> (f64, f64) {
-    (1e-6 * terms.max(16) as f64, 1e-5)
+/// The tolerance of an f32 kernel against this reference for outputs that sum `terms`
+/// products of values in [-1, 1]; the tests and the benchmark both use it. The
+/// rounding error grows about like sqrt(terms) ulps of the partial sums (which grow
+/// like sqrt(terms) too); 1e-6 * terms bounds it with room, and stays far below a
+/// dropped or doubled term.
+pub fn tolerance(terms: usize) -> super::Tolerance {
+    super::Tolerance::new(1e-6 * terms.max(16) as f64, 1e-5)
 }

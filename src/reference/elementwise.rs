@@ -157,3 +157,11 @@ pub fn expand_ref(x: &[f64], sx: &[usize], shape: &[usize]) -> Vec<f64> {
         .map(|i| x[i])
         .collect()
 }
+
+/// The tolerance of the f32 binary kernels (add, sub, mul, div) against [`binary_ref`]
+/// on inputs in [-1, 1] (divisors kept to |b| >= 0.5), used by the tests and the
+/// benchmark alike. The inputs are f32, so the reference is exact on them and the only
+/// error is the kernel's own rounding of one operation: half an ulp (6e-8 relative) for
+/// add, sub and mul, a few ulps for WGSL's division, hence rtol 1e-5; atol 1e-6 covers
+/// results at 0.
+pub const BINARY_TOLERANCE: super::Tolerance = super::Tolerance::new(1e-6, 1e-5);

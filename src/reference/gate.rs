@@ -184,3 +184,29 @@ pub fn cpr_gate_backward_to_key_ref(
         dkey,
     );
 }
+
+/// How closely the f32 gate must match this reference: one set of rules, used by the
+/// tests (`tests/gate.rs`) and the benchmark's validation alike.
+pub mod tolerance {
+    use crate::reference::Tolerance;
+    use crate::reference::tolerance::max_abs;
+
+    /// m = sigmoid((u - q) / T), the mask: it moves by dr / ((C - 1) T) / 4 for a rank
+    /// error dr (f32 sums of C terms: about 1e-5 C).
+    pub const MASK: Tolerance = Tolerance::abs(1e-4);
+    /// c and n, the causal and non-causal features: z m and z (1 - m) with z < 2, so
+    /// twice the mask's.
+    pub const FEATURES: Tolerance = Tolerance::abs(2e-4);
+
+    /// dz (and the gradient of a given key): the rank path multiplies rank-gradient
+    /// errors (2e-5 of the largest, see the soft-rank tolerances) by up to
+    /// 1 / ((C - 1) T) / 4 per channel.
+    pub fn dz(want: &[f64]) -> Tolerance {
+        Tolerance::abs(1e-4 * max_abs(want) + 1e-5)
+    }
+
+    /// dw, the weights of the |z * w| key: sums of B terms of dz's size.
+    pub fn dw(want: &[f64], b: usize) -> Tolerance {
+        Tolerance::abs(1e-4 * max_abs(want) + 1e-5 * b as f64)
+    }
+}

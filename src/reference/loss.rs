@@ -116,3 +116,49 @@ pub fn plcc_backward_ref(p: &[f64], t: &[f64], s: &PlccStats, g: f64, dp: &mut [
         dt[i] += -g / n * (cp * inv_d - s.r * ct / s.var_t);
     }
 }
+
+/// Tolerances of the f32 loss kernels against this reference, used by the tests and
+/// the benchmark alike (inputs in [-1, 1], upstream gradients of size ~1).
+pub mod tolerance {
+    use super::PlccStats;
+    use crate::reference::Tolerance;
+
+    /// Pointwise losses (MSE, L1, Huber): the mean of n f32 terms added in a tree of
+    /// depth log2(n), each level rounding once: a few 1e-7 relative.
+    pub const POINTWISE: Tolerance = Tolerance::new(1e-7, 2e-6);
+
+    /// The pointwise losses' dp and dt over `n` values: one f32 expression per element
+    /// (g term'(d) / n), a few ulps relative; the values scale like 1/n, so the
+    /// absolute floor does too.
+    pub fn pointwise_backward(n: usize) -> Tolerance {
+        Tolerance::new(1e-7 / n as f64, 1e-5)
+    }
+
+    /// PLCC (1 - r): f32 moments of centred values carry a few 1e-6 of relative error
+    /// into r.
+    pub const PLCC: Tolerance = Tolerance::new(2e-6, 1e-5);
+
+    /// PLCC's dp and dt at upstream gradient `g`, for the inputs `p`, `t` and the
+    /// reference forward's statistics `s`. Each gradient is a difference of two terms
+    /// of size ~|g| / (n std), which cancel where r is near +-1 (always for n = 2); the
+    /// f32 moments carry a few 1e-6 of relative error, so atol is 1e-5 of the larger
+    /// term (over all elements), not of the result, and rtol 1e-4.
+    pub fn plcc_backward(p: &[f64], t: &[f64], s: &PlccStats, g: f64) -> Tolerance {
+        let n = p.len() as f64;
+        let inv_d = 1.0 / (s.var_p * s.var_t).sqrt();
+        let term = p
+            .iter()
+            .zip(t)
+            .map(|(&a, &b)| {
+                let (cp, ct) = (a - s.mean_p, b - s.mean_t);
+                (ct.abs() * inv_d)
+                    .max(cp.abs() * inv_d)
+                    .max((s.r * cp / s.var_p).abs())
+                    .max((s.r * ct / s.var_t).abs())
+            })
+            .fold(0.0f64, f64::max)
+            * g.abs()
+            / n;
+        Tolerance::new(1e-5 * term, 1e-4)
+    }
+}

@@ -91,14 +91,10 @@ pub fn linear_backward_ref(
     }
 }
 
-/// The absolute tolerance of an f32 kernel against this reference for sums of `k`
-/// products of values in [-1, 1] (with [`RTOL`]); the tests and the benchmark both use
-/// it. The rounding error grows with k (partial sums reach ~sqrt(k)); 2e-7 per term
-/// sits well above the typical error and far below a dropped or doubled term
-/// (|a b| ~ 0.25 on average).
-pub fn atol(k: usize) -> f64 {
-    1e-6 + 2e-7 * k as f64
+/// The tolerance of an f32 kernel against this reference for sums of `k` products of
+/// values in [-1, 1]; the tests and the benchmark both use it. The rounding error grows
+/// with k (partial sums reach ~sqrt(k)); 2e-7 per term sits well above the typical
+/// error and far below a dropped or doubled term (|a b| ~ 0.25 on average).
+pub fn tolerance(k: usize) -> super::Tolerance {
+    super::Tolerance::new(1e-6 + 2e-7 * k as f64, 1e-5)
 }
-
-/// The relative tolerance that goes with [`atol`].
-pub const RTOL: f64 = 1e-5;

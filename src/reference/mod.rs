@@ -17,3 +17,6 @@ pub mod rng;
 pub mod small_cnn;
 pub mod softrank;
 pub mod sortmask;
+pub mod tolerance;
+
+pub use tolerance::Tolerance;

@@ -219,18 +219,20 @@ pub fn group_norm_backward_ref(
     }
 }
 
-/// Tolerances (absolute, relative) of the f32 kernels against this reference, used by
-/// the tests and the benchmark alike.
+/// Tolerances of the f32 kernels against this reference, used by the tests and the
+/// benchmark alike.
 pub mod tolerance {
+    use crate::reference::Tolerance;
+
     /// y: f32 statistics over up to 401,408 values (partials combined pairwise-ish),
     /// then one fma; |y| <= ~4.
-    pub const Y: (f64, f64) = (2e-5, 1e-4);
+    pub const Y: Tolerance = Tolerance::new(2e-5, 1e-4);
     /// dx: per-channel sums over m values divided by m, plus one rounding per term.
-    pub const DX: (f64, f64) = (2e-5, 1e-4);
+    pub const DX: Tolerance = Tolerance::new(2e-5, 1e-4);
 
     /// dgamma and dbeta: sums of `m` terms of size ~1 in f32, 4 m ulps of 6e-8 with a
     /// floor of 1e-5.
-    pub fn sum(m: usize) -> (f64, f64) {
-        ((4.0 * m as f64 * 6e-8).max(1e-5), 1e-4)
+    pub fn sum(m: usize) -> Tolerance {
+        Tolerance::new((4.0 * m as f64 * 6e-8).max(1e-5), 1e-4)
     }
 }

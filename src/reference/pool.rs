@@ -129,10 +129,37 @@ pub fn global_avg_pool_backward_ref(shape: &[usize], g: &[f64], dx: &mut [f64]) 
     }
 }
 
-/// The tolerance (absolute, relative) of global average pooling in f32 against this
-/// reference for planes of `hw` values in [-1, 1], used by the tests and the benchmark
-/// alike: the mean of f32 chunk sums, summed again in order, is off by a few ulps of
+/// The tolerance of average pooling in f32 against [`avg_pool2d_forward_ref`] on
+/// inputs in [-1, 1] (the tests'; the benchmark has no 2-D average-pooling row): the
+/// error of an f32 sum of m window values (m <= 16,384, 128x128 windows) grows like
+/// sqrt(m) ulps of partial sums of size ~sqrt(m), about m * 6e-8 at most; divided by
+/// the count m it stays at a few 1e-7, so atol 1e-6 (means near 0) and rtol 1e-5.
+pub const AVG_TOLERANCE: super::Tolerance = super::Tolerance::new(1e-6, 1e-5);
+
+/// The tolerance of average pooling's backward in f32 against
+/// [`avg_pool2d_backward_ref`]: each dx sums at most ceil(k/s)^2 terms g / count,
+/// each rounded once: a few ulps.
+pub const AVG_BACKWARD_TOLERANCE: super::Tolerance = super::Tolerance::new(1e-6, 1e-5);
+
+/// The tolerance of max pooling's forward and its argmax indices against
+/// [`max_pool2d_forward_ref`], used by the tests and the benchmark alike: a maximum is
+/// one of the inputs and its index is a selection, so both are exact (ties go to the
+/// first index in row-major window order on both sides).
+pub const MAX_TOLERANCE: super::Tolerance = super::Tolerance::EXACT;
+
+/// The tolerance of max pooling's backward in f32 against [`max_pool2d_backward_ref`],
+/// used by the tests and the benchmark alike: each dx sums the g (in [-1, 1]) of the
+/// few windows it wins (at most ceil(k/s)^2), one rounding per addition.
+pub const MAX_BACKWARD_TOLERANCE: super::Tolerance = super::Tolerance::new(1e-6, 1e-6);
+
+/// The tolerance of global average pooling's backward in f32 against
+/// [`global_avg_pool_backward_ref`], used by the tests and the benchmark alike: one
+/// product g * (1 / (H*W)), two roundings (the reciprocal and the product), relative.
+pub const GLOBAL_AVG_BACKWARD_TOLERANCE: super::Tolerance = super::Tolerance::new(1e-9, 1e-6);
+
+/// The tolerance of global average pooling in f32 against this reference for planes
+/// of `hw` values in [-1, 1], used by the tests and the benchmark alike: the mean of f32 chunk sums, summed again in order, is off by a few ulps of
 /// partial sums that grow like sqrt(hw).
-pub fn global_avg_tolerance(hw: usize) -> (f64, f64) {
-    ((4.0 * 6e-8 * (hw as f64).sqrt()).max(1e-6), 1e-5)
+pub fn global_avg_tolerance(hw: usize) -> super::Tolerance {
+    super::Tolerance::new((4.0 * 6e-8 * (hw as f64).sqrt()).max(1e-6), 1e-5)
 }

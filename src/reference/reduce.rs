@@ -27,3 +27,12 @@ pub fn mean_axes_ref(x: &[f64], shape: &[usize], axes: &[usize]) -> Vec<f64> {
         .map(|v| v / count.max(1) as f64)
         .collect()
 }
+
+/// The tolerance of the f32 sum kernels against [`sum_axes_ref`] for sums of `n`
+/// values in [-1, 1] each, used by the tests and the benchmark alike. The error of an
+/// f32 sum grows about like sqrt(n) ulps of partial sums that grow like sqrt(n);
+/// 4 n ulps of 1 (2^-24 ~ 6e-8 each) bound it with room, with a floor of 1e-6 for
+/// short sums, and stay far below a dropped or doubled term.
+pub fn sum_tolerance(n: usize) -> super::Tolerance {
+    super::Tolerance::new((4.0 * n as f64 * 6e-8).max(1e-6), 1e-5)
+}

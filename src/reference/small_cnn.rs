@@ -154,3 +154,15 @@ impl SmallCnnRef {
         }
     }
 }
+
+/// Tolerances of the GPU model (`nn::SmallCnn`, f32) against this reference at a small
+/// size (batch 4, 17x17 inputs), used by the tests and the benchmark alike.
+pub mod tolerance {
+    use crate::reference::Tolerance;
+
+    /// The MSE loss: f32 through three conv + batch-norm layers, relative error ~1e-5.
+    pub const LOSS: Tolerance = Tolerance::new(1e-6, 1e-4);
+    /// Every parameter gradient: batch norm divides by per-channel standard
+    /// deviations, so the gradients keep ~1e-4 of relative error.
+    pub const GRAD: Tolerance = Tolerance::new(1e-5, 1e-3);
+}

@@ -94,3 +94,30 @@ pub fn sortmask_backward_ref(
         df[i] += dmu[i / n] / n as f64;
     }
 }
+
+/// How closely the f32 SortMask must match this reference: one set of rules, used by
+/// the tests (`tests/sortmask.rs`) and the benchmark's validation alike.
+pub mod tolerance {
+    use crate::reference::Tolerance;
+    use crate::reference::tolerance::max_abs;
+
+    /// out = mu + (f - mu) g with |f - mu| < 2: a rank error (about 1e-5 n) moves g by
+    /// its slope.
+    pub const OUT: Tolerance = Tolerance::abs(2e-4);
+
+    /// df: the direct and mean paths are f32-exact to ~1e-6; the rank path carries the
+    /// soft rank's backward error (up to 2e-5 of its largest entry) times
+    /// (f - mu) g' / ((n-1) T).
+    pub fn backward(want: &[f64]) -> Tolerance {
+        Tolerance::abs(1e-4 * max_abs(want) + 1e-5)
+    }
+
+    /// SortMask's own kernels with the rank replaced by the identity (the benchmark's
+    /// "glue" rows): a few f32 operations per element.
+    pub const GLUE: Tolerance = Tolerance::new(1e-5, 1e-5);
+
+    /// Their backward: sums over a row of terms of either sign, bounded by the largest.
+    pub fn glue_backward(want: &[f64]) -> Tolerance {
+        Tolerance::abs(1e-4 * max_abs(want))
+    }
+}

@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use cprl::autograd::gradcheck::worst_violation;
+use cprl::reference::Tolerance;
 use cprl::{Gpu, Tensor};
 
 /// The device every test shares, with NaN poisoning of fresh outputs switched on.
@@ -103,6 +104,17 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
 /// Downloads a tensor and compares it with the reference.
 pub fn assert_tensor(what: &str, t: &Tensor, want: &[f64], atol: f64, rtol: f64) {
     assert_close(what, &t.to_vec().unwrap(), want, atol, rtol);
+}
+
+/// [`assert_close`] within a family's shared tolerance (`cprl::reference::*::tolerance`),
+/// the bound the benchmark's validation holds the kernel to as well.
+pub fn assert_within(what: &str, got: &[f32], want: &[f64], tol: Tolerance) {
+    assert_close(what, got, want, tol.atol, tol.rtol);
+}
+
+/// [`assert_tensor`] within a family's shared tolerance.
+pub fn assert_tensor_within(what: &str, t: &Tensor, want: &[f64], tol: Tolerance) {
+    assert_within(what, &t.to_vec().unwrap(), want, tol);
 }
 
 /// One `#[test]` per line, each calling a check: `name: check(arguments);`.

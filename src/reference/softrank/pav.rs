@@ -223,26 +223,28 @@ pub fn hard_rank_ref(x: &[f64], b: usize, n: usize, order: Order) -> Vec<f64> {
 /// How closely the f32 kernels must match this reference: one set of rules, used by
 /// the tests (`tests/softrank_pav.rs`) and the benchmark's validation alike.
 pub mod tolerance {
-    /// (absolute, relative) tolerance of the ranks of rows of `n` whose scaled keys
+    use crate::reference::Tolerance;
+    use crate::reference::tolerance::magnitude;
+
+    /// The tolerance of the ranks of rows of `n` whose scaled keys
     /// |x / strength| reach `spread`. l2 ranks are s - v with v a mean of up to n keys
     /// and w values of size n, so rounding grows with n (2e-5 (1 + n / 256)) and with
     /// the keys' size (absolute, ~4 eps each); kl takes exponentials of key differences,
     /// whose f32 rounding is relative and grows with the keys (measured 4e-5 at keys
     /// of 2048: 1e-7 per unit of spread).
-    pub fn ranks(n: usize, spread: f64) -> (f64, f64) {
-        (
+    pub fn ranks(n: usize, spread: f64) -> Tolerance {
+        Tolerance::new(
             2e-5 * (1.0 + n as f64 / 256.0) + 4e-6 * spread,
             1e-5 + 1e-7 * spread,
         )
     }
 
-    /// (absolute, relative) tolerance of dx against the reference backward run on the
+    /// The tolerance of dx against the reference backward run on the
     /// block structure the kernel saved, for |g| <= 1. dx = scale (g - block mean) for
     /// l2; for kl dx_i = r_i (g_i - sum_B(g r) / sum_B(w)), a difference of two terms
     /// as large as the ranks that can cancel, so the absolute part scales with the
     /// largest |dx| (at least 1), not with the element.
-    pub fn backward(want: &[f64]) -> (f64, f64) {
-        let mag = want.iter().fold(1.0f64, |m, x| m.max(x.abs()));
-        (2e-5 * mag, 1e-4)
+    pub fn backward(want: &[f64]) -> Tolerance {
+        Tolerance::new(2e-5 * magnitude(want), 1e-4)
     }
 }
