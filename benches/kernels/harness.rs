@@ -33,7 +33,12 @@ pub struct Harness {
     pub time_invalid: bool,
     /// `--shape=TEXT`: only rows whose shape contains TEXT.
     pub shape: Option<String>,
+    /// `--validate-only`: check every row against the reference and time nothing (a
+    /// run of the benchmark's validation on another backend or driver, in minutes).
+    pub validate_only: bool,
     failures: usize,
+    /// Rows validated.
+    validated: usize,
     /// Peer timings on this CPU (`tools/peers/bench.py`), for the "vs peer" column.
     peers: Peers,
 }
@@ -46,6 +51,7 @@ impl Harness {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let quick = args.iter().any(|a| a == "--quick");
         let time_invalid = args.iter().any(|a| a == "--time-invalid");
+        let validate_only = args.iter().any(|a| a == "--validate-only");
         let shape = args
             .iter()
             .find_map(|a| a.strip_prefix("--shape="))
@@ -61,7 +67,9 @@ impl Harness {
             quick,
             time_invalid,
             shape,
+            validate_only,
             failures: 0,
+            validated: 0,
             peers: Peers::load(),
         }
     }
@@ -109,6 +117,7 @@ impl Harness {
             return;
         }
         let mut case = case;
+        self.validated += 1;
         if let Err(why) = validate() {
             self.failures += 1;
             println!(
@@ -116,10 +125,14 @@ impl Harness {
                 case.op, case.shape, case.variant
             );
             self.json(&case, None, None, Some(&why));
-            if !self.time_invalid {
+            if !self.time_invalid || self.validate_only {
                 return;
             }
             case.variant = format!("{}!INVALID", case.variant);
+        }
+        if self.validate_only {
+            println!("{:<22} {:<28} {:<16} valid", case.op, case.shape, case.variant);
+            return;
         }
         let gpu = self.gpu.clone();
         let mut once = || -> cprl::Result<f64> {
@@ -230,6 +243,7 @@ impl Harness {
 
     /// Exit status: 1 when any variant failed validation or errored.
     pub fn finish(&self) -> i32 {
+        eprintln!("{} row(s) validated against the reference", self.validated);
         if self.failures > 0 {
             eprintln!("{} benchmark row(s) failed validation or errored", self.failures);
             1

@@ -3,6 +3,7 @@
 //!     cargo bench --bench kernels                 # everything
 //!     cargo bench --bench kernels -- matmul conv  # rows whose op contains a word
 //!     cargo bench --bench kernels -- --quick      # fewer shapes and repeats
+//!     cargo bench --bench kernels -- --validate-only  # every row checked, none timed
 //!
 //! Prints the adapter, a table (op, shape, variant, median ms, spread, GFLOP/s,
 //! GB/s, speed-up over the f64 CPU reference) and a `JSON {...}` line per row.

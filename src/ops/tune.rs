@@ -155,3 +155,56 @@ fn time_unless_slower(gpu: &Gpu, mut f: impl FnMut() -> Result<()>, limit: f64) 
     times.sort_by(f64::total_cmp);
     Ok(Some(times[times.len() / 2]))
 }
+
+/// Test support for typed keys: over a grid of shapes, two with the same key must meet
+/// the same code paths (a cached choice is never applied to, or overwritten by, a
+/// shape that runs other code), and the grid must merge enough shapes to prove it.
+#[cfg(test)]
+pub(crate) struct KeyGrid<P> {
+    seen: HashMap<String, (P, String)>,
+    shapes: usize,
+    shared: usize,
+}
+
+#[cfg(test)]
+impl<P: PartialEq + std::fmt::Debug> KeyGrid<P> {
+    pub(crate) fn new() -> Self {
+        KeyGrid {
+            seen: HashMap::new(),
+            shapes: 0,
+            shared: 0,
+        }
+    }
+
+    /// One shape: its key, the code paths it meets, and its name for the report.
+    /// Panics when an earlier shape with the same key met other paths.
+    pub(crate) fn add(&mut self, key: impl std::fmt::Display, paths: P, what: impl Into<String>) {
+        let (key, what) = (key.to_string(), what.into());
+        self.shapes += 1;
+        if let Some((then, other)) = self.seen.get(&key) {
+            assert_eq!(*then, paths, "{what} and {other} share the key {key}");
+            self.shared += 1;
+        } else {
+            self.seen.insert(key, (paths, what));
+        }
+    }
+
+    /// Panics unless at least `min_shared` shapes shared a key with an earlier one: the
+    /// buckets must merge shapes, or the grid proves nothing.
+    pub(crate) fn assert_merged(&self, min_shared: usize) {
+        println!(
+            "{} of {} shapes shared a key with an earlier one",
+            self.shared, self.shapes
+        );
+        assert!(
+            self.shared >= min_shared,
+            "only {} of {} shapes shared a key",
+            self.shared,
+            self.shapes
+        );
+    }
+
+    pub(crate) fn shapes(&self) -> usize {
+        self.shapes
+    }
+}

@@ -111,6 +111,7 @@ pub(super) fn candidates<V: Copy>(gpu: &Gpu, channels: usize, v1: V, v2: V, v3: 
 mod tests {
     use super::*;
     use crate::ops::conv2d::Conv2dParams;
+    use crate::ops::tune::KeyGrid;
 
     /// Everything the candidates and code paths of the forward and the weight gradient
     /// (`data` false) or of backward-data (`data` true) depend on, beyond the adapter.
@@ -129,8 +130,7 @@ mod tests {
     /// overwritten by, a shape that meets other kernels.
     #[test]
     fn shapes_that_share_a_key_share_candidates_and_code_paths() {
-        let mut seen: Vec<(String, Vec<bool>, String)> = Vec::new();
-        let mut shared = 0;
+        let mut grid = KeyGrid::new();
         for c in [5, 6, 7, 8, 9, 16, 17] {
             for o in [6, 7, 8, 16] {
                 for side in 7..=10 {
@@ -142,21 +142,13 @@ mod tests {
                         let geo = Geom::new(&p, &[2, c, side, side], &[o, c / groups, 3, 3]).unwrap();
                         let what = format!("c{c} o{o} side{side} s{stride} g{groups}");
                         for (key, data) in [(tune_key(&geo), false), (backward_data_key(&geo), true)] {
-                            let key = key.to_string();
-                            let now = paths(&geo, data);
-                            if let Some((_, then, other)) = seen.iter().find(|(k, ..)| *k == key) {
-                                assert_eq!(*then, now, "{what} and {other} share the key {key}");
-                                shared += 1;
-                            } else {
-                                seen.push((key, now, what.clone()));
-                            }
+                            grid.add(key, paths(&geo, data), what.clone());
                         }
                     }
                 }
             }
         }
-        // The buckets do merge shapes (the test would prove nothing otherwise).
-        assert!(shared > 100, "only {shared} shapes shared a key");
+        grid.assert_merged(101);
     }
 
     #[test]

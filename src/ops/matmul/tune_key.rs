@@ -71,10 +71,9 @@ pub(super) fn tune_key(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
     use crate::ops::matmul::{candidates_for, constants, reads_views};
+    use crate::ops::tune::KeyGrid;
 
     /// Adapters as (is_cpu, V4 available, launch lanes): lavapipe, llvmpipe on GL (no
     /// subgroups), and GPUs with 32 (NVIDIA), 64 (AMD) and 128 (Adreno) lanes.
@@ -138,8 +137,7 @@ mod tests {
         let ks = [
             3, 4, 5, 31, 32, 33, 1023, 1024, 4095, 4096, 4097, 32768, 32769, 131073,
         ];
-        let mut seen: HashMap<String, (Vec<String>, String)> = HashMap::new();
-        let (mut shapes, mut shared) = (0, 0);
+        let mut grid = KeyGrid::new();
         for (is_cpu, v4, lanes) in ADAPTERS {
             let ad = adapter(is_cpu, lanes);
             let cands = candidates_for(is_cpu, v4);
@@ -157,13 +155,7 @@ mod tests {
                                     let now = paths(ad, &cands, &d, bias);
                                     let what =
                                         format!("m{m} n{n} k{k} batch{batch} ta{ta} tb{tb} bias{bias}");
-                                    shapes += 1;
-                                    if let Some((then, other)) = seen.get(&key) {
-                                        assert_eq!(*then, now, "{what} and {other} share the key {key}");
-                                        shared += 1;
-                                    } else {
-                                        seen.insert(key, (now, what));
-                                    }
+                                    grid.add(key, now, what);
                                 }
                             }
                         }
@@ -171,12 +163,7 @@ mod tests {
                 }
             }
         }
-        println!("{shared} of {shapes} shapes shared a key with an earlier one");
-        // The buckets do merge shapes (the test would prove nothing otherwise).
-        assert!(
-            shared > shapes / 4,
-            "only {shared} of {shapes} shapes shared a key"
-        );
+        grid.assert_merged(grid.shapes() / 4);
     }
 
     /// The pairs the review found sharing a key while running other code.

@@ -636,9 +636,8 @@ impl Backward for NetworkBackward {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
+    use crate::ops::tune::KeyGrid;
 
     /// Adapters as plans see them: a CPU driver and GPUs, with bindings above and below
     /// the 64 MiB scratch budget.
@@ -720,8 +719,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let mut seen: HashMap<String, (Vec<String>, String)> = HashMap::new();
-        let (mut shapes, mut shared) = (0, 0);
+        let mut grid = KeyGrid::new();
         for (a, &ad) in ADAPTERS.iter().enumerate() {
             for &n in &ns {
                 for kind in [NetworkKind::OddEven, NetworkKind::Bitonic] {
@@ -734,13 +732,7 @@ mod tests {
                                     let now = paths(ad, kind, relax, n, rows, grad, opts);
                                     let what =
                                         format!("{kind:?} {relax:?} grad{grad} [{rows}, {n}] overrides{o}");
-                                    shapes += 1;
-                                    if let Some((then, other)) = seen.get(&key) {
-                                        assert_eq!(*then, now, "{what} and {other} share the key {key}");
-                                        shared += 1;
-                                    } else {
-                                        seen.insert(key, (now, what));
-                                    }
+                                    grid.add(key, now, what);
                                 }
                             }
                         }
@@ -748,12 +740,7 @@ mod tests {
                 }
             }
         }
-        println!("{shared} of {shapes} shapes shared a key with an earlier one");
-        // The buckets do merge shapes (the test would prove nothing otherwise).
-        assert!(
-            shared > shapes / 4,
-            "only {shared} of {shapes} shapes shared a key"
-        );
+        grid.assert_merged(grid.shapes() / 4);
     }
 
     /// The pairs the review found sharing a key while running other code.

@@ -394,12 +394,11 @@ pub fn run_version(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::v1::V1_CHUNK;
     use super::v2::{V2_RUN, isotonic_entry, padded_row};
     use super::v3::V3_MAX_N;
     use super::*;
+    use crate::ops::tune::KeyGrid;
 
     /// Everything the code of each version depends on for rows of n under `reg`, beyond
     /// the adapter: V1's merge passes; V2's limit, vec4 reads, merge passes (as the
@@ -436,30 +435,17 @@ mod tests {
             ns.extend([edge - 1, edge, edge + 1]);
         }
         ns.extend([100, 300, 724, 725, 3000, 16383, 16384]);
-        let mut seen: HashMap<String, (String, String)> = HashMap::new();
-        let (mut shapes, mut shared) = (0, 0);
+        let mut grid = KeyGrid::new();
         for &n in &ns {
             for b in [1, 3, 4, 5, 63, 64, 65] {
                 for reg in [Regularization::L2, Regularization::Kl] {
                     let key = tune_key(b, n, reg).to_string();
                     let now = paths(n, reg);
-                    let what = format!("[{b}, {n}] {reg:?}");
-                    shapes += 1;
-                    if let Some((then, other)) = seen.get(&key) {
-                        assert_eq!(*then, now, "{what} and {other} share the key {key}");
-                        shared += 1;
-                    } else {
-                        seen.insert(key, (now, what));
-                    }
+                    grid.add(key, now, format!("[{b}, {n}] {reg:?}"));
                 }
             }
         }
-        println!("{shared} of {shapes} shapes shared a key with an earlier one");
-        // The buckets do merge shapes (the test would prove nothing otherwise).
-        assert!(
-            shared > shapes / 3,
-            "only {shared} of {shapes} shapes shared a key"
-        );
+        grid.assert_merged(grid.shapes() / 3);
     }
 
     #[test]
