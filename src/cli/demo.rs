@@ -254,10 +254,27 @@ fn with_overrides(mut t: TrainConfig, epochs: Option<u32>, max_steps: Option<u64
     t
 }
 
+/// The demo and the ablation run every op's documented default kernel version rather
+/// than timing the candidates, unless `CPRL_TUNE` says otherwise. Versions round
+/// differently, and over a training run different choices grow into different models:
+/// two demo runs on one machine whose timing picked other versions of the head's tiny
+/// matmuls parted by more than the figures' intervals, and an ablation would compare
+/// kernel choices along with the terms it switches off. On lavapipe (a 2-core EPYC
+/// Zen 4) timing picked the default for 45 of the 47 shapes of a demo training and cost
+/// about 17 s per model.
+/// Must run before the first kernel.
+fn default_kernel_versions() {
+    if std::env::var_os("CPRL_TUNE").is_none() {
+        // SAFETY: called at start-up, before any other thread exists.
+        unsafe { std::env::set_var("CPRL_TUNE", "off") };
+    }
+}
+
 pub fn run_demo(a: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     keep_tune_cache(&a.out);
+    default_kernel_versions();
     let gpu = Gpu::new()?;
     println!("adapter: {gpu}");
     let ds = synthetic_set(&a.out, a.run.data.as_deref())?;
@@ -347,7 +364,7 @@ fn demo_notes(ds: &Dataset) -> Vec<String> {
         "All four models share the backbone, head, data, seed and schedule. AT adds FGSM images (a uniform start in the 4/255 ball, one step of 5/255 up the L1 loss) for a quarter of each batch, with their clean labels; NT adds the finite-difference slope penalty of Liu et al. (2024) on the same share; CPRL adds the CPR gate, SortMask, interventions (PGD, one step, on the same share) and the adversary head.".into(),
         "Scores: test images scored on a fixed grid of crops in eval mode, averaged per image; the model checkpoint with the best validation SROCC.".into(),
         format!(
-            "Splits by photo: {} training, {} validation and {} test photos. The SROCC interval resamples images, not photos, so it understates how much the figures move with another choice of photos; a difference between the models inside the interval is not one. Kernel versions are chosen by timing on the running machine (kept in tune.json beside the runs, so a rerun in the same folder repeats the same bits), and training amplifies their different rounding: runs that differ only in those choices can part by more than the interval.",
+            "Splits by photo: {} training, {} validation and {} test photos. The SROCC interval resamples images, not photos, so it understates how much the figures move with another choice of photos; a difference between the models inside the interval is not one. Every op runs its documented default kernel version (not the fastest by timing, which `cprl train` picks): versions round differently and training amplifies it, so runs that differ only in those choices can part by more than the interval; with the defaults, a rerun on the same adapter and driver repeats the same bits.",
             photos(Split::Train),
             photos(Split::Val),
             photos(Split::Test)
@@ -411,6 +428,7 @@ pub fn run_ablate(a: &AblateArgs) -> Result<()> {
     let t0 = Instant::now();
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     keep_tune_cache(&a.out);
+    default_kernel_versions();
     let gpu = Gpu::new()?;
     println!("adapter: {gpu}");
     let ds = synthetic_set(&a.out, a.run.data.as_deref())?;
