@@ -158,8 +158,9 @@ pub const MAX_BACKWARD_TOLERANCE: super::Tolerance = super::Tolerance::new(1e-6,
 pub const GLOBAL_AVG_BACKWARD_TOLERANCE: super::Tolerance = super::Tolerance::new(1e-9, 1e-6);
 
 /// The tolerance of global average pooling in f32 against this reference for planes
-/// of `hw` values in [-1, 1], used by the tests and the benchmark alike: the mean of f32 chunk sums, summed again in order, is off by a few ulps of
-/// partial sums that grow like sqrt(hw).
+/// of `hw` values in [-1, 1], used by the tests and the benchmark alike: the mean of
+/// f32 chunk sums, summed again in order, is off by a few ulps of partial sums that
+/// grow like sqrt(hw).
 pub fn global_avg_tolerance(hw: usize) -> super::Tolerance {
     super::Tolerance::new((4.0 * 6e-8 * (hw as f64).sqrt()).max(1e-6), 1e-5)
 }

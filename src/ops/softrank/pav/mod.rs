@@ -27,7 +27,8 @@
 //!
 //! `PavVersion::Auto` measures V2, V3 and V4 where they accept the shape (V1 only when
 //! none does) with `ops::tune::choose`, keyed on (bucketed B, bucketed n,
-//! regularisation, n % 4 == 0: `PavTuneKey`); lavapipe gets V2. Measurements: `benches/NOTES.md` (Soft rank, PAV).
+//! regularisation, n % 4 == 0: `PavTuneKey`); lavapipe gets V2. Measurements:
+//! `benches/NOTES.md` (Soft rank, PAV).
 
 use std::sync::Arc;
 
