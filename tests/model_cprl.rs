@@ -22,6 +22,7 @@ use cprl::ops::elementwise as ew;
 use cprl::ops::loss::{l1, mse, plcc_loss};
 use cprl::ops::sortmask::sortmask;
 use cprl::reference::cprl_model::{CprlRef, cprl_loss_ref, tolerance};
+use cprl::reference::tolerance::max_abs;
 use cprl::{Gpu, Tensor, autograd};
 
 const LAMBDA_PLCC: f32 = 0.5;
@@ -45,10 +46,6 @@ fn download_params(model: &Cprl) -> Vec<Vec<f64>> {
         .iter()
         .map(|(_, t)| f64s(&t.to_vec().unwrap()))
         .collect()
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
 }
 
 /// Two stages of 4 and 8 channels (C = 8): the smallest model with every part.

@@ -34,27 +34,26 @@ fn f64s(v: &[f32]) -> Vec<f64> {
 }
 
 pub fn bench(h: &mut Harness) {
-    // Versions built on subgroup broadcasts (forward and weight-gradient V4,
-    // backward-data V4 and V6) run only where the adapter has subgroups of 8 to 64
-    // lanes (not llvmpipe on GL), as the matmul rows skip V4.
+    // Versions built on subgroup broadcasts run only where the adapter has subgroups
+    // of 8 to 64 lanes (not llvmpipe on GL): skipped elsewhere, as the matmul rows skip V4.
     let subgroups = conv::subgroups_fit(&h.gpu);
     // Row names are conv2d.<pass>.<version>, so a filter can pick one version.
     let fw: Vec<Fw> = FW
         .iter()
         .copied()
-        .filter(|&v| subgroups || v != Fw::V4)
+        .filter(|v| subgroups || !v.needs_subgroups())
         .filter(|v| h.wants(&format!("conv2d.forward.{v:?}")))
         .collect();
     let bd: Vec<Bd> = BD
         .iter()
         .copied()
-        .filter(|&v| subgroups || !matches!(v, Bd::V4 | Bd::V6))
+        .filter(|v| subgroups || !v.needs_subgroups())
         .filter(|v| h.wants(&format!("conv2d.backward_data.{v:?}")))
         .collect();
     let bw: Vec<Bw> = BW
         .iter()
         .copied()
-        .filter(|&v| subgroups || v != Bw::V4)
+        .filter(|v| subgroups || !v.needs_subgroups())
         .filter(|v| h.wants(&format!("conv2d.backward_weight.{v:?}")))
         .collect();
     if fw.is_empty() && bd.is_empty() && bw.is_empty() {

@@ -597,6 +597,7 @@ impl CprlRef {
 /// `tiny` configurations, used by the tests and the benchmark alike.
 pub mod tolerance {
     use crate::reference::Tolerance;
+    use crate::reference::tolerance::max_abs;
 
     /// The loss: f32 through the conv + norm layers, relative error ~1e-5 (as the
     /// small CNN's).
@@ -609,7 +610,6 @@ pub mod tolerance {
     /// Seen: at most 1e-4 of the largest (three seeds, six configurations); a wrong
     /// backward is off by O(1).
     pub fn grad(want: &[f64]) -> Tolerance {
-        let largest = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        Tolerance::new(1e-3 * largest + 1e-7, 1e-3)
+        Tolerance::new(1e-3 * max_abs(want) + 1e-7, 1e-3)
     }
 }

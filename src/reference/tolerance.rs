@@ -28,7 +28,7 @@ impl Tolerance {
     }
 
     /// The largest violation, as (excess over the bound, index); None when all pass.
-    pub fn worst_violation(&self, got: &[f64], want: &[f64]) -> Option<(f64, usize)> {
+    fn worst_violation(&self, got: &[f64], want: &[f64]) -> Option<(f64, usize)> {
         worst_violation(got, want, self.atol, self.rtol)
     }
 

@@ -9,7 +9,9 @@ a{pixel}{block} += x.x * w{block}0 + x.y * w{block}1. P = P_MAX only with H = 1 
 is fixed), so pixels from P_MIN on have only the blocks of H = 1, under P == P_MAX;
 blocks from BLOCKS_MIN on load their weights and are stored only when H == H_MAX.
 
-The functions return lines without indentation; the generators indent them.
+The functions return lines without indentation; the generators indent them. The
+uniform struct (`PARAMS`) serves every conv generator, and the line helpers (`lines`,
+`indent`, `guarded`) gen_bw.py as well.
 """
 
 P_MAX = 16  # most pixels per invocation (override P: P_MIN or P_MAX)
@@ -22,6 +24,17 @@ STEP = 2  # reduced channels per step (the vec2 of inputs() / grads())
 P_WIDE = f"P == {P_MAX}u"
 H_WIDE = f"H == {H_MAX}u"
 XYZW = "xyzw"
+
+# The conv uniform (ops/conv2d/geometry.rs), as every conv2d shader declares it.
+PARAMS = """struct Params {
+    n: u32, c: u32, h: u32, w: u32,
+    o: u32, kh: u32, kw: u32, groups: u32,
+    oh: u32, ow: u32, cg: u32, og: u32,
+    sh: u32, sw: u32, ph: u32, pw: u32,
+    dh: u32, dw: u32, total: u32, chunk: u32,
+    n_chunks: u32, rh: u32, rw: u32, cls_h: u32,
+    cls_w: u32, og_pad: u32, cg_pad: u32, _p0: u32,
+}"""
 
 
 def lines(text):

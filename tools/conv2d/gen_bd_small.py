@@ -12,6 +12,9 @@ turn each guard into a constant, so the driver keeps only the terms of one geome
 """
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
+from gemm_v2 import PARAMS  # noqa: E402
+
 VERSION = int(sys.argv[1]) if len(sys.argv) > 1 else 6
 assert VERSION in (5, 6)
 SUB = VERSION == 6
@@ -75,15 +78,7 @@ w(f"""// Grid: (x, y) over the tiles of a plane in blocks of WG, z over (image, 
 // PHR = PH % SH, PWR = PW % SW, ALIGNED (OW % 4 == 0 and (PW / SW) % 4 == 0: the own
 // dy columns are one aligned vec4), VEC_STORE (W % 4 == 0: dx rows stored as vec4s).
 
-struct Params {{
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, kh: u32, kw: u32, groups: u32,
-    oh: u32, ow: u32, cg: u32, og: u32,
-    sh: u32, sw: u32, ph: u32, pw: u32,
-    dh: u32, dw: u32, total: u32, chunk: u32,
-    n_chunks: u32, rh: u32, rw: u32, cls_h: u32,
-    cls_w: u32, og_pad: u32, cg_pad: u32, _p0: u32,
-}}
+{PARAMS}
 
 override WG: u32 = 64u;
 override CG: u32 = 3u;

@@ -12,6 +12,10 @@ by the loops below. One invocation holds ROWS x BLOCKS vec4 accumulators a{row}_
 on run only when R == ROWS, blocks from BLOCKS_MIN on only when H == H_MAX: each guard
 is a constant once the overrides are set, so the driver drops the unused code.
 """
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
+from gemm_v2 import PARAMS as CONV_PARAMS, guarded, indent, lines  # noqa: E402
 
 ROWS = 8  # most rows per invocation (override R: ROWS_MIN or ROWS)
 ROWS_MIN = 4
@@ -56,16 +60,8 @@ HEADER = f"""\
 // for small Cg, where one tap's R rows would be mostly padding.
 """
 
-PARAMS = """
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, kh: u32, kw: u32, groups: u32,
-    oh: u32, ow: u32, cg: u32, og: u32,
-    sh: u32, sw: u32, ph: u32, pw: u32,
-    dh: u32, dw: u32, total: u32, chunk: u32,
-    n_chunks: u32, rh: u32, rw: u32, cls_h: u32,
-    cls_w: u32, og_pad: u32, cg_pad: u32, _p0: u32,
-}
+PARAMS = f"""
+{CONV_PARAMS}
 """
 
 OVERRIDES = f"""
@@ -201,19 +197,6 @@ for (var m = start; m < end; m += 4u) {
     // Offset of the quad in dy channel 0 of the group (ALIGNED: one image).
     let base = (v0.n * p.o + g * p.og) * ohw + v0.oh * p.ow + v0.ow;
     // dy in blocks of 4 channels (columns) x 4 pixels (rows)."""
-
-
-def lines(text):
-    return text.split("\n")
-
-
-def indent(body, n=4):
-    return [" " * n + s if s else s for s in body]
-
-
-def guarded(cond, body):
-    """body under `if (cond)` (nothing when body is empty)."""
-    return [f"if ({cond}) {{"] + indent(body) + ["}"] if body else []
 
 
 def plus(name, k):

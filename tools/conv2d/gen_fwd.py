@@ -11,7 +11,7 @@ The text around `main` and the helpers is kept as written; the unrolled register
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
-from gemm_v2 import (BLOCKS, H_MAX, P_MAX, P_MIN, accumulators, indent, lines, madds,  # noqa: E402
+from gemm_v2 import (BLOCKS, H_MAX, P_MAX, P_MIN, PARAMS, accumulators, indent, lines, madds,  # noqa: E402
                      num, pixels, plus, store_block_body, stores, taps, weights)
 
 HEADER = f"""\
@@ -40,15 +40,7 @@ HEADER = f"""\
 // Overrides: H (channel tile 32 * H, 1 or {H_MAX}) and P (pixels per invocation: {P_MIN}, or {P_MAX}
 // when H = 1; P x H x 32 accumulators either way).
 
-struct Params {{
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, kh: u32, kw: u32, groups: u32,
-    oh: u32, ow: u32, cg: u32, og: u32,
-    sh: u32, sw: u32, ph: u32, pw: u32,
-    dh: u32, dw: u32, total: u32, chunk: u32,
-    n_chunks: u32, rh: u32, rw: u32, cls_h: u32,
-    cls_w: u32, og_pad: u32, cg_pad: u32, _p0: u32,
-}}
+{PARAMS}
 
 override WG: u32 = 64u;
 override H: u32 = {H_MAX}u;

@@ -31,26 +31,21 @@ pub fn conv2d_backward_data(
     geo.check_u32("conv2d")?;
     let gpu = dy.gpu();
     let dx = Tensor::empty(gpu, &geo.x_shape())?;
-    let run = |v: Conv2dBackwardData, dx: &Tensor| match v {
-        Conv2dBackwardData::V1 => backward_data_v1(&geo, dy, w, dx),
-        Conv2dBackwardData::V2 => backward_data_gemm(&geo, &BACKWARD_DATA_V2, dy, w, dx),
-        Conv2dBackwardData::V4 => {
-            need_subgroups(gpu, "conv2d backward-data V4")?;
-            backward_data_gemm(&geo, &BACKWARD_DATA_V4, dy, w, dx)
+    let run = |v: Conv2dBackwardData, dx: &Tensor| {
+        if v.needs_subgroups() {
+            need_subgroups(gpu, &format!("conv2d backward-data {v:?}"))?;
         }
-        Conv2dBackwardData::V5 if small_channels_fit(&geo) => {
-            backward_data_small(&geo, &BACKWARD_DATA_V5, dy, w, dx)
+        let small = small_channels_fit(&geo);
+        match v {
+            Conv2dBackwardData::V1 => backward_data_v1(&geo, dy, w, dx),
+            Conv2dBackwardData::V2 => backward_data_gemm(&geo, &BACKWARD_DATA_V2, dy, w, dx),
+            Conv2dBackwardData::V4 => backward_data_gemm(&geo, &BACKWARD_DATA_V4, dy, w, dx),
+            Conv2dBackwardData::V5 if small => backward_data_small(&geo, &BACKWARD_DATA_V5, dy, w, dx),
+            Conv2dBackwardData::V5 => backward_data_gemm(&geo, &BACKWARD_DATA_V2, dy, w, dx),
+            Conv2dBackwardData::V6 if small => backward_data_small(&geo, &BACKWARD_DATA_V6, dy, w, dx),
+            Conv2dBackwardData::V6 => backward_data_gemm(&geo, &BACKWARD_DATA_V4, dy, w, dx),
+            Conv2dBackwardData::Auto => unreachable!("resolved below"),
         }
-        Conv2dBackwardData::V5 => backward_data_gemm(&geo, &BACKWARD_DATA_V2, dy, w, dx),
-        Conv2dBackwardData::V6 => {
-            need_subgroups(gpu, "conv2d backward-data V6")?;
-            if small_channels_fit(&geo) {
-                backward_data_small(&geo, &BACKWARD_DATA_V6, dy, w, dx)
-            } else {
-                backward_data_gemm(&geo, &BACKWARD_DATA_V4, dy, w, dx)
-            }
-        }
-        Conv2dBackwardData::Auto => unreachable!("resolved below"),
     };
     let version = match version {
         Conv2dBackwardData::Auto => {

@@ -28,14 +28,16 @@ pub fn conv2d_backward_weight(
     dy.expect_shape("conv2d backward-weight dy", &geo.y_shape())?;
     geo.check_u32("conv2d")?;
     let gpu = dy.gpu();
-    let run = |v: Conv2dBackwardWeight| match v {
-        Conv2dBackwardWeight::V1 => backward_weight_v1(&geo, dy, x),
-        Conv2dBackwardWeight::V2 => backward_weight_gemm(&geo, &BACKWARD_WEIGHT_V2, dy, x),
-        Conv2dBackwardWeight::V4 => {
-            need_subgroups(gpu, "conv2d backward-weight V4")?;
-            backward_weight_gemm(&geo, &BACKWARD_WEIGHT_V4, dy, x)
+    let run = |v: Conv2dBackwardWeight| {
+        if v.needs_subgroups() {
+            need_subgroups(gpu, &format!("conv2d backward-weight {v:?}"))?;
         }
-        Conv2dBackwardWeight::Auto => unreachable!("resolved below"),
+        match v {
+            Conv2dBackwardWeight::V1 => backward_weight_v1(&geo, dy, x),
+            Conv2dBackwardWeight::V2 => backward_weight_gemm(&geo, &BACKWARD_WEIGHT_V2, dy, x),
+            Conv2dBackwardWeight::V4 => backward_weight_gemm(&geo, &BACKWARD_WEIGHT_V4, dy, x),
+            Conv2dBackwardWeight::Auto => unreachable!("resolved below"),
+        }
     };
     let version = match version {
         Conv2dBackwardWeight::Auto => {

@@ -31,15 +31,17 @@ pub fn conv2d_forward(
     geo.check_u32("conv2d")?;
     let gpu = x.gpu();
     let y = Tensor::empty(gpu, &geo.y_shape())?;
-    let run = |v: Conv2dForward, y: &Tensor| match v {
-        Conv2dForward::V1 => forward_v1(&geo, x, w, bias, y),
-        Conv2dForward::V2 => forward_gemm(&geo, &FORWARD_V2, x, w, bias, y),
-        Conv2dForward::V3 => forward_v3(&geo, x, w, bias, y),
-        Conv2dForward::V4 => {
-            need_subgroups(gpu, "conv2d forward V4")?;
-            forward_gemm(&geo, &FORWARD_V4, x, w, bias, y)
+    let run = |v: Conv2dForward, y: &Tensor| {
+        if v.needs_subgroups() {
+            need_subgroups(gpu, &format!("conv2d forward {v:?}"))?;
         }
-        Conv2dForward::Auto => unreachable!("resolved below"),
+        match v {
+            Conv2dForward::V1 => forward_v1(&geo, x, w, bias, y),
+            Conv2dForward::V2 => forward_gemm(&geo, &FORWARD_V2, x, w, bias, y),
+            Conv2dForward::V3 => forward_v3(&geo, x, w, bias, y),
+            Conv2dForward::V4 => forward_gemm(&geo, &FORWARD_V4, x, w, bias, y),
+            Conv2dForward::Auto => unreachable!("resolved below"),
+        }
     };
     let version = match version {
         Conv2dForward::Auto => {

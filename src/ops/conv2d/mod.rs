@@ -227,6 +227,27 @@ pub enum Conv2dBackwardWeight {
     V4,
 }
 
+impl Conv2dForward {
+    /// Whether this version runs only where `subgroups_fit` (the others run anywhere).
+    pub fn needs_subgroups(self) -> bool {
+        self == Conv2dForward::V4
+    }
+}
+
+impl Conv2dBackwardData {
+    /// Whether this version runs only where `subgroups_fit` (the others run anywhere).
+    pub fn needs_subgroups(self) -> bool {
+        matches!(self, Conv2dBackwardData::V4 | Conv2dBackwardData::V6)
+    }
+}
+
+impl Conv2dBackwardWeight {
+    /// Whether this version runs only where `subgroups_fit` (the others run anywhere).
+    pub fn needs_subgroups(self) -> bool {
+        self == Conv2dBackwardWeight::V4
+    }
+}
+
 /// The kernel version of each pass; the default chooses every pass automatically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Conv2dVersions {
