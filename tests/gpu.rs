@@ -338,3 +338,33 @@ fn autotuning_picks_the_fastest_and_gives_up_early_on_far_slower_candidates() {
     .unwrap();
     assert_eq!(first, "fast");
 }
+
+/// A launch override reaches the launch choices only on its thread and only inside
+/// its closure, and under one the tuner takes the first candidate without measuring
+/// (nothing cached under a forced launch).
+#[test]
+fn a_launch_override_is_scoped_and_keeps_the_tuner_out() {
+    use cprl::gpu::{LaunchOverride, with_launch_override};
+    let gpu = gpu();
+    let (lanes, cpu) = (gpu.launch_lanes(), gpu.launch_as_cpu());
+    let forced = LaunchOverride {
+        lanes: Some(if lanes == 32 { 16 } else { 32 }),
+        cpu: Some(!cpu),
+        ..Default::default()
+    };
+    let mut measured = 0;
+    with_launch_override(forced, || {
+        assert_eq!(gpu.launch_lanes(), forced.lanes.unwrap());
+        assert_eq!(gpu.launch_as_cpu(), !cpu);
+        let other = std::thread::scope(|s| s.spawn(|| gpu.launch_lanes()).join().unwrap());
+        assert_eq!(other, lanes, "the override leaked to another thread");
+        let pick = cprl::ops::tune::choose(&gpu, "override-test", "k", &["b", "a"], |_| {
+            measured += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(pick, "b");
+    });
+    assert_eq!(measured, 0, "the tuner measured under an override");
+    assert_eq!((gpu.launch_lanes(), gpu.launch_as_cpu()), (lanes, cpu));
+}
