@@ -53,6 +53,9 @@ fn main() {
         Command::Attack(a) => cli::attack::run(&a),
         Command::Explain(a) => cli::explain::run(&a),
     };
+    if let Some(table) = cprl::gpu::profile::report(40) {
+        eprintln!("\nCPRL_PROFILE: time per kernel (each dispatch submitted and waited for alone)\n{table}");
+    }
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         let code = match e.downcast_ref::<cprl::Error>() {

@@ -243,6 +243,39 @@ fn doctor_without_any_backend_exits_2_and_names_the_driver_packages() {
     );
 }
 
+/// `CPRL_PROFILE=1` prints, when the command ends, a table of the kernels that ran with
+/// their calls and times; without it, nothing.
+#[test]
+fn profile_prints_the_kernels_that_ran() {
+    let run = |profile: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cprl"))
+            .args(["tiny-train", "--steps", "2", "--batch", "2", "--size", "8"])
+            .env("CPRL_PROFILE", profile)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run("1");
+    assert!(err.contains("CPRL_PROFILE: time per kernel"), "{err}");
+    // A row's calls: the fourth column from the right (calls, total, mean, share),
+    // the second in the last row (calls, total).
+    let calls = |prefix: &str, from_right: usize| -> u64 {
+        err.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| {
+                let t: Vec<&str> = l.split_whitespace().collect();
+                t[t.len() - from_right].parse::<u64>().unwrap()
+            })
+            .sum()
+    };
+    // Two steps of the small CNN's three convolutions, and more kernels besides.
+    let conv = calls("conv2d_forward", 4);
+    assert!(conv >= 6, "{err}");
+    assert!(calls("all kernels", 2) > conv, "{err}");
+    assert!(!run("0").contains("CPRL_PROFILE"));
+}
+
 #[test]
 fn gradient_accumulation_adds_micro_batches() {
     let gpu = gpu();

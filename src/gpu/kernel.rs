@@ -255,6 +255,14 @@ impl Gpu {
         {
             self.submit_locked(&mut st);
         }
+        // Profiling: the work before this dispatch finishes first, so the time taken
+        // below is this kernel's own (see `profile`).
+        let profiling = super::profile::enabled();
+        if profiling {
+            self.submit_locked(&mut st);
+            self.wait_locked(&st)?;
+        }
+        let start = std::time::Instant::now();
         let offset = (st.uniform_data.len() as u64).next_multiple_of(align);
         st.uniform_data.resize(offset as usize, 0);
         st.uniform_data.extend_from_slice(l.params.bytes);
@@ -312,6 +320,11 @@ impl Gpu {
         pass.dispatch_workgroups(x, y, z);
         st.batch_dispatches += 1;
         self.dispatches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if profiling {
+            self.submit_locked(&mut st);
+            self.wait_locked(&st)?;
+            super::profile::record(l.kernel.name, l.entry, start.elapsed());
+        }
         Ok(())
     }
 }

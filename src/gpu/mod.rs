@@ -12,6 +12,7 @@ mod adapter;
 mod kernel;
 pub(crate) mod launch_override;
 mod pool;
+pub mod profile;
 mod timing;
 mod uniform;
 
