@@ -19,12 +19,19 @@ const BINARY_SHAPES: &[(&[usize], &[usize])] = &[
     (&[257, 3], &[257, 3]),
     (&[4, 16, 33, 33], &[16, 1, 1]),
     (&[1 << 20], &[1 << 20]),
+    (&[1, 3, 1, 1], &[2, 3, 4, 4]),
+    (&[5, 6, 12], &[6, 1]),
+    (&[3, 2, 5, 8], &[2, 5, 1]),
+    (&[32, 3, 64, 64], &[1, 3, 1, 1]),
 ];
 
 fn binary_matches_ref(op: BinaryOp, version: BinaryVersion) {
     let gpu = gpu();
     for (k, &(sa, sb)) in BINARY_SHAPES.iter().enumerate() {
         if version == BinaryVersion::V2 && (sa != sb || sa.iter().product::<usize>() % 4 != 0) {
+            continue;
+        }
+        if version == BinaryVersion::V3 && ew::channel_plan(sa, sb).is_none() {
             continue;
         }
         let (a, av) = rand_tensor(&gpu, 10 + k as u64, sa);
@@ -59,6 +66,10 @@ call_tests! {
     mul_forward_v2_matches_ref: binary_matches_ref(BinaryOp::Mul, BinaryVersion::V2);
     div_forward_v1_matches_ref: binary_matches_ref(BinaryOp::Div, BinaryVersion::V1);
     div_forward_v2_matches_ref: binary_matches_ref(BinaryOp::Div, BinaryVersion::V2);
+    add_forward_v3_matches_ref: binary_matches_ref(BinaryOp::Add, BinaryVersion::V3);
+    sub_forward_v3_matches_ref: binary_matches_ref(BinaryOp::Sub, BinaryVersion::V3);
+    mul_forward_v3_matches_ref: binary_matches_ref(BinaryOp::Mul, BinaryVersion::V3);
+    div_forward_v3_matches_ref: binary_matches_ref(BinaryOp::Div, BinaryVersion::V3);
 }
 
 #[test]
@@ -269,6 +280,51 @@ fn mismatched_shapes_name_both() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("binary_v2"), "{e}");
+    let e = ew::binary_with(
+        BinaryOp::Add,
+        &cprl::Tensor::zeros(&gpu, &[2, 3, 5]).unwrap(),
+        &cprl::Tensor::zeros(&gpu, &[3, 1]).unwrap(),
+        BinaryVersion::V3,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("binary_v3") && e.contains("[3, 1]"), "{e}");
+}
+
+/// binary_v3 takes one operand of the output's shape and the other varying along one
+/// block of dimensions with a multiple of 4 elements after it; nothing else.
+#[test]
+fn channel_plan_takes_one_block_only() {
+    use ew::{ChannelPlan, channel_plan};
+    let plan = |small_is_a, mid, inner| {
+        Some(ChannelPlan {
+            small_is_a,
+            mid,
+            inner,
+        })
+    };
+    assert_eq!(channel_plan(&[2, 3, 4, 4], &[1, 3, 1, 1]), plan(false, 3, 16));
+    assert_eq!(channel_plan(&[3, 1, 1], &[2, 3, 4, 4]), plan(true, 3, 16));
+    assert_eq!(channel_plan(&[4, 5], &[]), plan(false, 1, 20));
+    assert_eq!(channel_plan(&[1], &[2, 6]), plan(true, 1, 12));
+    assert_eq!(channel_plan(&[3, 2, 5, 8], &[2, 5, 1]), plan(false, 10, 8));
+    assert_eq!(
+        channel_plan(&[2, 3, 5, 7], &[1, 3, 1, 1]),
+        None,
+        "35 after the block"
+    );
+    assert_eq!(
+        channel_plan(&[2, 3, 4, 8], &[3, 1, 8]),
+        None,
+        "broadcast inside the block"
+    );
+    assert_eq!(
+        channel_plan(&[2, 1, 4], &[1, 3, 4]),
+        None,
+        "neither is the output's shape"
+    );
+    assert_eq!(channel_plan(&[4, 4], &[4, 4]), None, "equal shapes are V2's");
+    assert_eq!(channel_plan(&[2, 3], &[4, 3]), None, "not broadcastable");
 }
 
 #[test]

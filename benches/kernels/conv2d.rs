@@ -22,11 +22,17 @@ const FW: &[Fw] = &[Fw::V1, Fw::V2, Fw::V3, Fw::V4, Fw::Auto];
 const BD: &[Bd] = &[Bd::V1, Bd::V2, Bd::V4, Bd::V5, Bd::V6, Bd::Auto];
 const BW: &[Bw] = &[Bw::V1, Bw::V2, Bw::V4, Bw::Auto];
 
-/// (name, x shape, w shape) of the CNN's convolutions.
+/// (name, x shape, w shape) of the small CNN's convolutions (L*), then the `demo`
+/// CPRL preset's backbone (D*: 128-pixel crops, stages 16/32/64/128), which `cprl demo`
+/// trains. All 3x3, stride 2, padding 1.
 const LAYERS: &[(&str, [usize; 4], [usize; 4])] = &[
     ("L1 3->32 224", [32, 3, 224, 224], [32, 3, 3, 3]),
     ("L2 32->64 112", [32, 32, 112, 112], [64, 32, 3, 3]),
     ("L3 64->128 56", [32, 64, 56, 56], [128, 64, 3, 3]),
+    ("D1 3->16 128", [32, 3, 128, 128], [16, 3, 3, 3]),
+    ("D2 16->32 64", [32, 16, 64, 64], [32, 16, 3, 3]),
+    ("D3 32->64 32", [32, 32, 32, 32], [64, 32, 3, 3]),
+    ("D4 64->128 16", [32, 64, 16, 16], [128, 64, 3, 3]),
 ];
 
 fn f64s(v: &[f32]) -> Vec<f64> {

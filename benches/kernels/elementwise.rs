@@ -57,6 +57,7 @@ pub fn bench(h: &mut Harness) {
                 );
             }
         }
+        channel_rows(h);
     }
     if h.wants("reduce") {
         let shapes: &[[usize; 2]] = if h.quick {
@@ -93,6 +94,58 @@ pub fn bench(h: &mut Harness) {
                 case,
                 validate,
                 || reduce::sum_axes(&x, &[1], false).map(drop),
+                Some(&mut cpu),
+            );
+        }
+    }
+}
+
+/// A per-channel multiply of image batches ([B, 3, H, W] by [1, 3, 1, 1]), as the
+/// models' input normalisation runs it: V1 decodes every element's index, V3 reads
+/// the full operand as vec4s.
+fn channel_rows(h: &mut Harness) {
+    let shapes: &[[usize; 4]] = if h.quick {
+        &[[32, 3, 128, 128]]
+    } else {
+        &[[32, 3, 128, 128], [32, 16, 64, 64]]
+    };
+    for &shape in shapes {
+        let gpu = h.gpu.clone();
+        let n: usize = shape.iter().product();
+        let small_shape = [1, shape[1], 1, 1];
+        let (av, bv) = (rand(4, n), rand(5, shape[1]));
+        let a = Tensor::from_slice(&gpu, &av, &shape).unwrap();
+        let b = Tensor::from_slice(&gpu, &bv, &small_shape).unwrap();
+        let a64: Vec<f64> = av.iter().map(|&x| x as f64).collect();
+        let b64: Vec<f64> = bv.iter().map(|&x| x as f64).collect();
+        let reference =
+            || cprl::reference::elementwise::binary_ref(BinaryOp::Mul, &a64, &shape, &b64, &small_shape).0;
+        let want = reference();
+        for v in [BinaryVersion::V1, BinaryVersion::V3] {
+            let case = Case {
+                op: "elementwise.mul_channel",
+                shape: format!("{shape:?} x {small_shape:?}"),
+                variant: format!("{v:?}"),
+                flops: n as f64,
+                // read a, write out (the channel values stay in cache)
+                bytes: 8.0 * n as f64,
+                elems: 0.0,
+            };
+            let validate = || {
+                let out = ew::binary_with(BinaryOp::Mul, &a, &b, v).map_err(|e| e.to_string())?;
+                check(
+                    &out.to_vec().map_err(|e| e.to_string())?,
+                    &want,
+                    cprl::reference::elementwise::BINARY_TOLERANCE,
+                )
+            };
+            let mut cpu = || {
+                std::hint::black_box(reference());
+            };
+            h.run(
+                case,
+                validate,
+                || ew::binary_with(BinaryOp::Mul, &a, &b, v).map(drop),
                 Some(&mut cpu),
             );
         }
