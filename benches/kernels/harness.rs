@@ -207,6 +207,7 @@ impl Harness {
                 "peer_ms": p.ms,
                 "peer_over_ours": r,
                 "cpu": crate::peers::cpu_model(),
+                "isa": crate::peers::isa(),
             });
             println!("JSON {v}");
         }

@@ -6,6 +6,11 @@
 //! on it; the same kernels differ 4x between CPU families), so the file's rows count
 //! only when its CPU model is this machine's. Both should be measured in one session
 //! on a quiet machine; the file records when it was measured.
+//!
+//! The instruction set counts too. On an AVX-512 machine, `GALLIUM_OVERRIDE_CPU_CAPS=avx`
+//! makes lavapipe compile for AVX2 alone, which reproduces an AVX2 machine's lavapipe
+//! speeds (benches/NOTES.md, "AVX2 on an AVX-512 machine"); `bench.py --isa avx2`
+//! restricts torch likewise. A file's rows count only under the same restriction.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +25,17 @@ pub struct Peer {
 #[derive(Default)]
 pub struct Peers {
     rows: HashMap<(String, String), Peer>,
+}
+
+/// The instruction set lavapipe compiles for here: "native", or "avx2" under
+/// `GALLIUM_OVERRIDE_CPU_CAPS=avx` (Mesa's switch that turns AVX-512 off), or the
+/// override's own value for the older sets it names.
+pub fn isa() -> String {
+    match std::env::var("GALLIUM_OVERRIDE_CPU_CAPS").as_deref() {
+        Err(_) | Ok("") => "native".into(),
+        Ok("avx") => "avx2".into(),
+        Ok(other) => other.to_string(),
+    }
 }
 
 /// This machine's CPU model, the `model name` of /proc/cpuinfo (what lscpu prints).
@@ -45,9 +61,9 @@ impl Peers {
         let Ok(text) = std::fs::read_to_string(&path) else {
             return Peers::default();
         };
-        let here = cpu_model();
+        let (here, isa) = (cpu_model(), isa());
         let mut peers = Peers::default();
-        let (mut other_cpu, mut when) = (None, None);
+        let (mut other_cpu, mut other_isa, mut when) = (None, None, None);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                 println!("peers: {} has a line that is not JSON; ignored", path.display());
@@ -56,6 +72,12 @@ impl Peers {
             let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
             if field("cpu") != here {
                 other_cpu = Some(field("cpu"));
+                continue;
+            }
+            // Files written before the field existed were all measured unrestricted.
+            let row_isa = v.get("isa").and_then(|x| x.as_str()).unwrap_or("native");
+            if row_isa != isa {
+                other_isa = Some(row_isa.to_string());
                 continue;
             }
             when = Some(field("when"));
@@ -69,13 +91,18 @@ impl Peers {
                 );
             }
         }
-        match (other_cpu, peers.rows.len()) {
-            (Some(cpu), 0) => println!(
+        match (other_cpu, other_isa, peers.rows.len()) {
+            (_, Some(file_isa), 0) => println!(
+                "peers: {} was measured with instruction set {file_isa:?}, this run is {isa:?}: no ratios \
+                 (tools/peers/bench.py --isa avx2 pairs with GALLIUM_OVERRIDE_CPU_CAPS=avx)",
+                path.display()
+            ),
+            (Some(cpu), None, 0) => println!(
                 "peers: {} was measured on {cpu:?}, this machine is {here:?}: no ratios (run tools/peers/bench.py here)",
                 path.display()
             ),
-            (_, n) => println!(
-                "peers: {n} rows from {} (CPU {here:?}, measured {})",
+            (_, _, n) => println!(
+                "peers: {n} rows from {} (CPU {here:?}, instruction set {isa:?}, measured {})",
                 path.display(),
                 when.unwrap_or_default()
             ),

@@ -172,8 +172,18 @@ def main():
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--only", nargs="*", default=[], help="ops containing one of these strings")
     ap.add_argument("--max-wait", type=float, default=300, help="seconds to wait for an idle machine per row")
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="avx2: restrict torch's kernels, MKL and oneDNN to AVX2, to pair with cprl's "
+                         "benchmark under GALLIUM_OVERRIDE_CPU_CAPS=avx (an AVX2 machine's speeds on an "
+                         "AVX-512 one)")
     a = ap.parse_args()
+    if a.isa == "avx2":
+        # Read when torch loads, so set before the import.
+        os.environ.update(ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2",
+                          ONEDNN_MAX_CPU_ISA="AVX2")
     import torch
+    capability = torch.backends.cpu.get_cpu_capability()
+    print(f"torch {torch.__version__}, CPU capability {capability}", flush=True)
     if a.threads:
         torch.set_num_threads(a.threads)
     cpu = cpu_model()
@@ -186,7 +196,7 @@ def main():
             ms, spread, reps = timeit(fn, a.reps)
             rec = {"bench": "cprl-peers", "op": op, "shape": shape, "peer": peer, "ms": round(ms, 4),
                    "spread_pct": round(spread, 1), "reps": reps, "threads": torch.get_num_threads(),
-                   "cpu": cpu, "busy_before": busy, "python": sys.version.split()[0],
+                   "cpu": cpu, "isa": a.isa, "torch_cpu_capability": capability, "busy_before": busy, "python": sys.version.split()[0],
                    "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             print(f"{op:<26} {shape:<32} {peer:<18} {ms:>10.3f} ms  spread {spread:4.1f}%", flush=True)
             rows.append(rec)
@@ -196,7 +206,7 @@ def main():
         for r in rows:
             fh.write(json.dumps(r) + "\n")
     os.replace(tmp, a.out)
-    print(f"wrote {len(rows)} rows to {a.out} (CPU: {cpu})")
+    print(f"wrote {len(rows)} rows to {a.out} (CPU: {cpu}, instruction set: {a.isa})")
 
 
 if __name__ == "__main__":
