@@ -262,14 +262,7 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(2);
     });
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = cprl::host::cpu_model().unwrap_or_else(|| "unknown CPU".into());
     println!(
         "cpu: {cpu} | threads available: {} | adapter: {}",
         std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -13,6 +13,7 @@ pub mod data;
 pub mod error;
 pub mod explain;
 pub mod gpu;
+pub mod host;
 pub mod infer;
 pub mod metrics;
 pub mod nn;

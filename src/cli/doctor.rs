@@ -113,15 +113,7 @@ struct CpuIsa {
 
 impl CpuIsa {
     fn here() -> CpuIsa {
-        let model = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        let model = cprl::host::cpu_model().unwrap_or_else(|| std::env::consts::ARCH.to_string());
         #[cfg(target_arch = "x86_64")]
         let (avx512, avx2) = (
             std::arch::is_x86_feature_detected!("avx512f"),
