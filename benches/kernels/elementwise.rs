@@ -14,50 +14,34 @@ pub fn bench(h: &mut Harness) {
             &[1 << 16, 1 << 20, 1 << 24]
         };
         for &n in sizes {
-            let gpu = h.gpu.clone();
-            let (av, bv) = (rand(1, n), rand(2, n));
-            let a = Tensor::from_slice(&gpu, &av, &[n]).unwrap();
-            let b = Tensor::from_slice(&gpu, &bv, &[n]).unwrap();
-            let a64: Vec<f64> = av.iter().map(|&x| x as f64).collect();
-            let b64: Vec<f64> = bv.iter().map(|&x| x as f64).collect();
-            for v in [BinaryVersion::V1, BinaryVersion::V2] {
-                let case = Case {
-                    op: "elementwise.add",
-                    shape: format!("[{n}]"),
-                    variant: format!("{v:?}"),
-                    flops: n as f64,
-                    // read a and b, write out
-                    bytes: 12.0 * n as f64,
-                    elems: 0.0,
-                };
-                let validate = || {
-                    let out = ew::binary_with(BinaryOp::Add, &a, &b, v).map_err(|e| e.to_string())?;
-                    let want =
-                        cprl::reference::elementwise::binary_ref(BinaryOp::Add, &a64, &[n], &b64, &[n]).0;
-                    check(
-                        &out.to_vec().map_err(|e| e.to_string())?,
-                        &want,
-                        cprl::reference::elementwise::BINARY_TOLERANCE,
-                    )
-                };
-                let mut cpu = || {
-                    std::hint::black_box(cprl::reference::elementwise::binary_ref(
-                        BinaryOp::Add,
-                        &a64,
-                        &[n],
-                        &b64,
-                        &[n],
-                    ));
-                };
-                h.run(
-                    case,
-                    validate,
-                    || ew::binary_with(BinaryOp::Add, &a, &b, v).map(drop),
-                    Some(&mut cpu),
-                );
-            }
+            // read a and b, write out
+            let bytes = 12.0 * n as f64;
+            let versions = [BinaryVersion::V1, BinaryVersion::V2];
+            binary_rows(h, "elementwise.add", BinaryOp::Add, &[n], &[n], &versions, bytes);
         }
-        channel_rows(h);
+        // A per-channel multiply of image batches ([B, C, H, W] by [1, C, 1, 1]), as the
+        // models' input normalisation runs it: V1 decodes every element's index, V3
+        // reads the full operand as vec4s.
+        let shapes: &[[usize; 4]] = if h.quick {
+            &[[32, 3, 128, 128]]
+        } else {
+            &[[32, 3, 128, 128], [32, 16, 64, 64]]
+        };
+        for shape in shapes {
+            // read a, write out (the channel values stay in cache)
+            let bytes = 8.0 * shape.iter().product::<usize>() as f64;
+            let versions = [BinaryVersion::V1, BinaryVersion::V3];
+            let small = [1, shape[1], 1, 1];
+            binary_rows(
+                h,
+                "elementwise.mul_channel",
+                BinaryOp::Mul,
+                shape,
+                &small,
+                &versions,
+                bytes,
+            );
+        }
     }
     if h.wants("reduce") {
         let shapes: &[[usize; 2]] = if h.quick {
@@ -100,54 +84,57 @@ pub fn bench(h: &mut Harness) {
     }
 }
 
-/// A per-channel multiply of image batches ([B, 3, H, W] by [1, 3, 1, 1]), as the
-/// models' input normalisation runs it: V1 decodes every element's index, V3 reads
-/// the full operand as vec4s.
-fn channel_rows(h: &mut Harness) {
-    let shapes: &[[usize; 4]] = if h.quick {
-        &[[32, 3, 128, 128]]
+/// One row per version of `a op b` on random operands of shapes `sa` and `sb`, each
+/// validated against the f64 reference before it is timed; `bytes` is the traffic the
+/// row's GB/s counts. The shape column names both operands where they differ.
+fn binary_rows(
+    h: &mut Harness,
+    name: &'static str,
+    op: BinaryOp,
+    sa: &[usize],
+    sb: &[usize],
+    versions: &[BinaryVersion],
+    bytes: f64,
+) {
+    let gpu = h.gpu.clone();
+    let (av, bv) = (rand(1, sa.iter().product()), rand(2, sb.iter().product()));
+    let a = Tensor::from_slice(&gpu, &av, sa).unwrap();
+    let b = Tensor::from_slice(&gpu, &bv, sb).unwrap();
+    let a64: Vec<f64> = av.iter().map(|&x| x as f64).collect();
+    let b64: Vec<f64> = bv.iter().map(|&x| x as f64).collect();
+    let reference = || cprl::reference::elementwise::binary_ref(op, &a64, sa, &b64, sb).0;
+    let want = reference();
+    let out_elems = want.len();
+    let shape = if sa == sb {
+        format!("{sa:?}")
     } else {
-        &[[32, 3, 128, 128], [32, 16, 64, 64]]
+        format!("{sa:?} x {sb:?}")
     };
-    for &shape in shapes {
-        let gpu = h.gpu.clone();
-        let n: usize = shape.iter().product();
-        let small_shape = [1, shape[1], 1, 1];
-        let (av, bv) = (rand(4, n), rand(5, shape[1]));
-        let a = Tensor::from_slice(&gpu, &av, &shape).unwrap();
-        let b = Tensor::from_slice(&gpu, &bv, &small_shape).unwrap();
-        let a64: Vec<f64> = av.iter().map(|&x| x as f64).collect();
-        let b64: Vec<f64> = bv.iter().map(|&x| x as f64).collect();
-        let reference =
-            || cprl::reference::elementwise::binary_ref(BinaryOp::Mul, &a64, &shape, &b64, &small_shape).0;
-        let want = reference();
-        for v in [BinaryVersion::V1, BinaryVersion::V3] {
-            let case = Case {
-                op: "elementwise.mul_channel",
-                shape: format!("{shape:?} x {small_shape:?}"),
-                variant: format!("{v:?}"),
-                flops: n as f64,
-                // read a, write out (the channel values stay in cache)
-                bytes: 8.0 * n as f64,
-                elems: 0.0,
-            };
-            let validate = || {
-                let out = ew::binary_with(BinaryOp::Mul, &a, &b, v).map_err(|e| e.to_string())?;
-                check(
-                    &out.to_vec().map_err(|e| e.to_string())?,
-                    &want,
-                    cprl::reference::elementwise::BINARY_TOLERANCE,
-                )
-            };
-            let mut cpu = || {
-                std::hint::black_box(reference());
-            };
-            h.run(
-                case,
-                validate,
-                || ew::binary_with(BinaryOp::Mul, &a, &b, v).map(drop),
-                Some(&mut cpu),
-            );
-        }
+    for &v in versions {
+        let case = Case {
+            op: name,
+            shape: shape.clone(),
+            variant: format!("{v:?}"),
+            flops: out_elems as f64,
+            bytes,
+            elems: 0.0,
+        };
+        let validate = || {
+            let out = ew::binary_with(op, &a, &b, v).map_err(|e| e.to_string())?;
+            check(
+                &out.to_vec().map_err(|e| e.to_string())?,
+                &want,
+                cprl::reference::elementwise::BINARY_TOLERANCE,
+            )
+        };
+        let mut cpu = || {
+            std::hint::black_box(reference());
+        };
+        h.run(
+            case,
+            validate,
+            || ew::binary_with(op, &a, &b, v).map(drop),
+            Some(&mut cpu),
+        );
     }
 }
