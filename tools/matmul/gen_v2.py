@@ -4,6 +4,8 @@ CV = int(sys.argv[2]) if len(sys.argv) > 2 else 2   # vec4 column groups per lan
 R = 4 * RB
 C = 4 * CV
 helpers = open(__import__('os').path.join(__import__('os').path.dirname(__file__), 'helpers.txt')).read().replace('{{', '{').replace('}}', '}')
+# The uniform struct of every matmul shader (ops/matmul/mod.rs holds it to Rust's).
+params = open(__import__('os').path.join(__import__('os').path.dirname(__file__), 'params.txt')).read().rstrip('\n')
 out = []
 w = out.append
 w(f'''// matmul_v2: C = op(A) op(B) (+ bias), register-blocked: {R} x {C} outputs per invocation.
@@ -30,20 +32,7 @@ w(f'''// matmul_v2: C = op(A) op(B) (+ bias), register-blocked: {R} x {C} output
 // splits + K chunk. Out-of-range rows and columns read clamped indices, are not stored.
 // The K loop runs ceil(k_chunk / 4) times (the host keeps it under llvmpipe's cap).
 
-struct Params {{
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    stride_a: u32,
-    stride_b: u32,
-    splits: u32,
-    k_chunk: u32,
-    tiles_n: u32,
-    tiles_m: u32,
-    batch_base: u32,
-    _p0: u32,
-}}
+{params}
 
 override WG: u32 = 64u;
 override TA: bool = false;

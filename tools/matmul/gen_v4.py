@@ -1,6 +1,8 @@
 import sys
 # The helpers shared with matmul_v2 (fma4, loads, stores).
 helpers = open(__import__('os').path.join(__import__('os').path.dirname(__file__), 'helpers.txt')).read().replace('{{', '{').replace('}}', '}')
+# The uniform struct of every matmul shader (ops/matmul/mod.rs holds it to Rust's).
+params = open(__import__('os').path.join(__import__('os').path.dirname(__file__), 'params.txt')).read().rstrip('\n')
 CV = 2   # vec4 column groups per lane (the second only when WIDE)
 C = 4 * CV
 NB = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -40,20 +42,7 @@ w(f'''// matmul_v4: C = op(A) op(B) (+ bias) with subgroup broadcasts of A.
 // splits + K chunk. WG (a multiple of the subgroup size, >= 8) is set by the host.
 // The K loop runs ceil(k_chunk / 4) times (the host keeps it under llvmpipe's cap).
 
-struct Params {{
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    stride_a: u32,
-    stride_b: u32,
-    splits: u32,
-    k_chunk: u32,
-    tiles_n: u32,
-    tiles_m: u32,
-    batch_base: u32,
-    _p0: u32,
-}}
+{params}
 
 override WG: u32 = 16u;
 override TA: bool = false;
