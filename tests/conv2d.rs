@@ -142,10 +142,10 @@ const LONGEST: Case = Case {
     bias: true,
 };
 
-/// Shapes that backward-data V5 and V6 run with their own kernels (few input channels
-/// per group, strides 1 or 2, kernel spans up to 3): every override path of the
-/// generated shader (strides, padding residues, dilation, vec4 dy loads and dx stores or
-/// not, groups) and the tile edges.
+/// Shapes that the forward's and backward-data's V5 and V6 run with their own kernels
+/// (few input channels per group, strides 1 or 2, kernel spans up to 3): every override
+/// path of the generated shaders (strides, padding residues, dilation, vec4 dy loads
+/// and dx or y stores or not, groups) and the tile edges.
 const SMALL_CASES: &[Case] = &[
     Case {
         what: "image layer, odd sizes, stride 2, padding 1",
@@ -296,7 +296,7 @@ fn skip(gpu: &cprl::Gpu, subgroup_version: bool) -> bool {
 
 fn forward_matches_ref(v: Fw, cases: &[Case]) {
     let gpu = gpu();
-    if skip(&gpu, v == Fw::V4) {
+    if skip(&gpu, matches!(v, Fw::V4 | Fw::V6)) {
         return;
     }
     for case in cases {
@@ -417,7 +417,20 @@ call_tests! {
     conv2d_forward_v2_matches_ref: forward_matches_ref(Fw::V2, CASES);
     conv2d_forward_v3_matches_ref: forward_matches_ref(Fw::V3, CASES);
     conv2d_forward_v4_matches_ref: forward_matches_ref(Fw::V4, CASES);
+    conv2d_forward_v5_matches_ref: forward_matches_ref(Fw::V5, CASES);
+    conv2d_forward_v6_matches_ref: forward_matches_ref(Fw::V6, CASES);
     conv2d_forward_auto_matches_ref: forward_matches_ref(Fw::Auto, CASES);
+    conv2d_forward_v5_matches_ref_small_channels: forward_small_matches_ref(Fw::V5);
+    conv2d_forward_v6_matches_ref_small_channels: forward_small_matches_ref(Fw::V6);
+    conv2d_forward_auto_matches_ref_small_channels: forward_small_matches_ref(Fw::Auto);
+}
+
+/// The small-channel table (which V5 and V6 run with their own kernels) through the
+/// forward, each case with and without a bias.
+fn forward_small_matches_ref(v: Fw) {
+    let with_bias: Vec<Case> = SMALL_CASES.iter().map(|&c| Case { bias: true, ..c }).collect();
+    forward_matches_ref(v, SMALL_CASES);
+    forward_matches_ref(v, &with_bias);
 }
 
 call_tests! {

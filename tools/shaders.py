@@ -99,6 +99,8 @@ def shaders(root):
     out = [
         ("shaders/matmul_v2.wgsl", Script("tools/matmul/gen_v2.py", "4", "2")),
         ("shaders/matmul_v4.wgsl", Script("tools/matmul/gen_v4.py")),
+        ("shaders/conv2d_forward_v5.wgsl", Script("tools/conv2d/gen_fwd_small.py", "5")),
+        ("shaders/conv2d_forward_v6.wgsl", Script("tools/conv2d/gen_fwd_small.py", "6")),
         ("shaders/conv2d_backward_data_v5.wgsl", Script("tools/conv2d/gen_bd_small.py", "5")),
         ("shaders/conv2d_backward_data_v6.wgsl", Script("tools/conv2d/gen_bd_small.py", "6")),
         ("shaders/conv2d_forward_v2.wgsl", Script("tools/conv2d/gen_fwd.py")),

@@ -18,7 +18,7 @@ use cprl::reference::conv2d as r;
 
 use crate::harness::{Case, Harness, check, rand};
 
-const FW: &[Fw] = &[Fw::V1, Fw::V2, Fw::V3, Fw::V4, Fw::Auto];
+const FW: &[Fw] = &[Fw::V1, Fw::V2, Fw::V3, Fw::V4, Fw::V5, Fw::V6, Fw::Auto];
 const BD: &[Bd] = &[Bd::V1, Bd::V2, Bd::V4, Bd::V5, Bd::V6, Bd::Auto];
 const BW: &[Bw] = &[Bw::V1, Bw::V2, Bw::V4, Bw::Auto];
 

@@ -1,7 +1,7 @@
 //! Backward-data pass: dx from dy and w, versions V1, V2, V4, V5, V6 (see the module
 //! header).
 
-use super::geometry::{Geom, WG, check_dim, check_taps};
+use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit};
 use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
 use super::tune_key::{backward_data_key, candidates};
 use super::{Conv2dBackwardData, Conv2dParams, need_subgroups, subgroups_fit};
@@ -155,32 +155,15 @@ fn class_taps(r: usize, dil: usize, stride: usize, size: usize) -> (usize, usize
     (valid.first().copied().unwrap_or(size), step.max(1))
 }
 
-/// Whether backward-data V5 and V6 run their own kernels for x [N, C, H, W] and
-/// w [O, C/groups, KH, KW] (else they fall back to V2 and V4; see the module header).
+/// Whether backward-data V5 and V6 (and the forward's V5 and V6, under the same rule)
+/// run their own kernels for x [N, C, H, W] and w [O, C/groups, KH, KW] (else they fall
+/// back to V2 and V4; see the module header).
 pub fn conv2d_backward_data_small_fits(
     p: &Conv2dParams,
     x_shape: &[usize],
     w_shape: &[usize],
 ) -> Result<bool> {
     Ok(small_channels_fit(&Geom::new(p, x_shape, w_shape)?))
-}
-
-/// Most input channels per group of the small-channel versions (V5, V6): one vec4
-/// accumulator per input pixel.
-const SMALL_CHANNELS: usize = 4;
-
-/// Whether backward-data V5 and V6 apply: at most 4 input channels per group and their
-/// weights per output channel in one row of 32 floats (Cg*KH*KW <= 32), strides 1 or 2
-/// and kernel spans (K - 1) * D of at most 2 per axis (the tile and patch their
-/// unrolled code covers), and the (image, group) planes within one grid axis.
-pub(super) fn small_channels_fit(geo: &Geom) -> bool {
-    let p = &geo.p;
-    let axis = |s: usize, k: usize, d: usize| (1..=2).contains(&s) && (k - 1) * d <= 2;
-    geo.cg <= SMALL_CHANNELS
-        && geo.cg * geo.taps() <= 32
-        && axis(p.stride.0, geo.kh, p.dilation.0)
-        && axis(p.stride.1, geo.kw, p.dilation.1)
-        && geo.n * p.groups <= 65535
 }
 
 /// Own dy rows and columns of one V5/V6 invocation (`QH`, `QW` of the generator): its

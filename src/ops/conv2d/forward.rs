@@ -1,9 +1,9 @@
-//! Forward pass: y = conv2d(x, w) + bias, versions V1 to V4 (see the module header).
+//! Forward pass: y = conv2d(x, w) + bias, versions V1 to V6 (see the module header).
 
-use super::geometry::{Geom, WG, check_dim, check_taps};
+use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit};
 use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
-use super::tune_key::{candidates, tune_key};
-use super::{Conv2dForward, Conv2dParams, need_subgroups};
+use super::tune_key::{candidates, forward_key};
+use super::{Conv2dForward, Conv2dParams, need_subgroups, subgroups_fit};
 use crate::error::Result;
 use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
@@ -14,6 +14,8 @@ static FORWARD_V1: Kernel = kernel!("conv2d_forward_v1");
 static FORWARD_V2: Kernel = kernel!("conv2d_forward_v2");
 static FORWARD_V3: Kernel = kernel!("conv2d_forward_v3");
 static FORWARD_V4: Kernel = kernel!("conv2d_forward_v4");
+static FORWARD_V5: Kernel = kernel!("conv2d_forward_v5");
+static FORWARD_V6: Kernel = kernel!("conv2d_forward_v6");
 
 /// The forward kernel alone (nothing recorded): `y = conv2d(x, w) + bias`.
 pub fn conv2d_forward(
@@ -35,22 +37,43 @@ pub fn conv2d_forward(
         if v.needs_subgroups() {
             need_subgroups(gpu, &format!("conv2d forward {v:?}"))?;
         }
+        let small = small_channels_fit(&geo);
         match v {
             Conv2dForward::V1 => forward_v1(&geo, x, w, bias, y),
             Conv2dForward::V2 => forward_gemm(&geo, &FORWARD_V2, x, w, bias, y),
             Conv2dForward::V3 => forward_v3(&geo, x, w, bias, y),
             Conv2dForward::V4 => forward_gemm(&geo, &FORWARD_V4, x, w, bias, y),
+            Conv2dForward::V5 if small => forward_small(&geo, &FORWARD_V5, x, w, bias, y),
+            Conv2dForward::V5 => forward_gemm(&geo, &FORWARD_V2, x, w, bias, y),
+            Conv2dForward::V6 if small => forward_small(&geo, &FORWARD_V6, x, w, bias, y),
+            Conv2dForward::V6 => forward_gemm(&geo, &FORWARD_V4, x, w, bias, y),
             Conv2dForward::Auto => unreachable!("resolved below"),
         }
     };
     let version = match version {
         Conv2dForward::Auto => {
             use Conv2dForward as F;
-            let cands = candidates(gpu, geo.og, F::V1, F::V2, Some(F::V3), F::V4);
+            let mut cands = candidates(gpu, geo.og, F::V1, F::V2, Some(F::V3), F::V4);
+            // The small-channel versions first (the default with tuning off) where they
+            // apply, as for backward-data: V6 where subgroups fit, V5 everywhere; V1 is
+            // then left out on CPU adapters.
+            if small_channels_fit(&geo) {
+                if gpu.is_cpu() {
+                    cands.retain(|&v| v != F::V1);
+                }
+                cands.insert(0, F::V5);
+                if subgroups_fit(gpu) {
+                    cands.insert(0, F::V6);
+                }
+            }
             // Tuning runs write a scratch output (allocated only while measuring).
-            tune::choose(gpu, "conv2d.forward", &tune_key(&geo).to_string(), &cands, |v| {
-                run(v, &Tensor::empty(gpu, &geo.y_shape())?)
-            })?
+            tune::choose(
+                gpu,
+                "conv2d.forward",
+                &forward_key(&geo).to_string(),
+                &cands,
+                |v| run(v, &Tensor::empty(gpu, &geo.y_shape())?),
+            )?
         }
         v => v,
     };
@@ -125,6 +148,70 @@ fn forward_v3(geo: &Geom, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, y: &Ten
         constants: &[],
         params: uniform(&params),
         args: &[Arg::R(x.buf()), Arg::R(wp.buf()), Arg::W(y.buf())],
+        workgroups: grid,
+    })
+}
+
+/// Output rows and columns of one V5/V6 invocation (`QH`, `QW` of the generator).
+const SMALL_QH: usize = 2;
+const SMALL_QW: usize = 4;
+
+/// Forward V5 or V6: every output channel of a group for a tile of 2 x 4 output pixels
+/// per invocation, the input patch of the group's (at most 4) channels loaded once, the
+/// tap pattern resolved by override constants; one launch.
+fn forward_small(
+    geo: &Geom,
+    kernel: &'static Kernel,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    y: &Tensor,
+) -> Result<()> {
+    let gpu = x.gpu();
+    let p = &geo.p;
+    let wp = pack_weight(geo, w, None, PackMode::SmallChannels, 0, 0)?;
+    let tiles_h = geo.oh.div_ceil(SMALL_QH);
+    let tiles_w = geo.ow.div_ceil(SMALL_QW);
+    let total = tiles_h * tiles_w;
+    let mut params = geo.params(total);
+    params.cls_h = tiles_h as u32;
+    params.cls_w = tiles_w as u32;
+    let vec_store = geo.ow.is_multiple_of(4);
+    // The vec4 view of y where used, else a 16-byte stand-in (a small tensor cannot be
+    // bound as vec4s; y4 must not alias a read-only binding). Without a bias, the
+    // packed weights stand in for the unread binding.
+    let y4 = if vec_store {
+        y.clone()
+    } else {
+        Tensor::zeros(gpu, &[4])?
+    };
+    let wg = gemm_wg(gpu);
+    let mut grid = grid_1d((total as u64).div_ceil(wg as u64));
+    grid[2] = check_dim(geo, geo.n * p.groups)?;
+    let flag = |b: bool| b as u32 as f64;
+    gpu.launch(Launch {
+        kernel,
+        entry: "main",
+        constants: &[
+            ("WG", wg as f64),
+            ("CG", geo.cg as f64),
+            ("KH", geo.kh as f64),
+            ("KW", geo.kw as f64),
+            ("SH", p.stride.0 as f64),
+            ("SW", p.stride.1 as f64),
+            ("DH", p.dilation.0 as f64),
+            ("DW", p.dilation.1 as f64),
+            ("HAS_BIAS", flag(bias.is_some())),
+            ("VEC_STORE", flag(vec_store)),
+        ],
+        params: uniform(&params),
+        args: &[
+            Arg::R(x.buf()),
+            Arg::R(wp.buf()),
+            Arg::R(bias.unwrap_or(&wp).buf()),
+            Arg::W(y.buf()),
+            Arg::W(y4.buf()),
+        ],
         workgroups: grid,
     })
 }

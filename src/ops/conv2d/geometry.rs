@@ -235,3 +235,23 @@ pub(super) fn check_dim(geo: &Geom, n: usize) -> Result<u32> {
     }
     Ok(n as u32)
 }
+
+/// Most input channels per group of the small-channel versions (V5, V6): one vec4
+/// accumulator per input pixel in backward-data, one input patch per channel in the
+/// forward.
+const SMALL_CHANNELS: usize = 4;
+
+/// Whether the small-channel versions (forward and backward-data V5 and V6) apply: at
+/// most 4 input channels per group and their weights per output channel in one row of
+/// 32 floats (Cg*KH*KW <= 32), strides 1 or 2
+/// and kernel spans (K - 1) * D of at most 2 per axis (the tile and patch their
+/// unrolled code covers), and the (image, group) planes within one grid axis.
+pub(super) fn small_channels_fit(geo: &Geom) -> bool {
+    let p = &geo.p;
+    let axis = |s: usize, k: usize, d: usize| (1..=2).contains(&s) && (k - 1) * d <= 2;
+    geo.cg <= SMALL_CHANNELS
+        && geo.cg * geo.taps() <= 32
+        && axis(p.stride.0, geo.kh, p.dilation.0)
+        && axis(p.stride.1, geo.kw, p.dilation.1)
+        && geo.n * p.groups <= 65535
+}

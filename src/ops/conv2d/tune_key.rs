@@ -1,7 +1,7 @@
 //! What an automatic choice of version measures: the tuning key and the candidates.
 
-use super::backward_data::{small_channels_fit, small_dy_aligned};
-use super::geometry::Geom;
+use super::backward_data::small_dy_aligned;
+use super::geometry::{Geom, small_channels_fit};
 use super::subgroups_fit;
 use crate::gpu::Gpu;
 use crate::ops::tune;
@@ -30,6 +30,9 @@ pub(super) struct TuneKey {
     /// Backward-data only ([`backward_data_key`]): whether V5/V6 apply, and whether they
     /// read dy and write dx as vec4s.
     data: Option<[bool; 3]>,
+    /// Forward only ([`forward_key`]): whether V5/V6 apply, and whether they write y as
+    /// vec4s.
+    fwd: Option<[bool; 2]>,
 }
 
 impl std::fmt::Display for TuneKey {
@@ -52,11 +55,14 @@ impl std::fmt::Display for TuneKey {
         if let Some([small, dy4, dx4]) = self.data {
             write!(f, " small{} dy4{} dx4{}", b(small), b(dy4), b(dx4))?;
         }
+        if let Some([small, y4]) = self.fwd {
+            write!(f, " small{} y4{}", b(small), b(y4))?;
+        }
         Ok(())
     }
 }
 
-/// The tuning key of the forward and the weight gradient.
+/// The tuning key of the weight gradient, and the base of the others.
 pub(super) fn tune_key(geo: &Geom) -> TuneKey {
     let b = tune::bucket;
     let p = &geo.p;
@@ -71,6 +77,16 @@ pub(super) fn tune_key(geo: &Geom) -> TuneKey {
         cg_narrow: geo.cg < 8,
         aligned: (geo.oh * geo.ow).is_multiple_of(4),
         data: None,
+        fwd: None,
+    }
+}
+
+/// The tuning key of the forward: `tune_key` plus whether V5 and V6 apply (`small`)
+/// and whether they store y as vec4s (`y4`).
+pub(super) fn forward_key(geo: &Geom) -> TuneKey {
+    TuneKey {
+        fwd: Some([small_channels_fit(geo), geo.ow.is_multiple_of(4)]),
+        ..tune_key(geo)
     }
 }
 
@@ -113,25 +129,28 @@ mod tests {
     use crate::ops::conv2d::Conv2dParams;
     use crate::ops::tune::KeyGrid;
 
-    /// Everything the candidates and code paths of the forward and the weight gradient
-    /// (`data` false) or of backward-data (`data` true) depend on, beyond the adapter.
-    fn paths(geo: &Geom, data: bool) -> Vec<bool> {
-        if data {
-            let dx4 = geo.w.is_multiple_of(4);
-            vec![geo.cg < 8, small_channels_fit(geo), small_dy_aligned(geo), dx4]
-        } else {
-            vec![geo.og < 8, geo.cg < 8, (geo.oh * geo.ow).is_multiple_of(4)]
+    /// Everything the candidates and code paths of the weight gradient (`'w'`),
+    /// backward-data (`'d'`) or the forward (`'f'`) depend on, beyond the adapter.
+    fn paths(geo: &Geom, pass: char) -> Vec<bool> {
+        let weight = vec![geo.og < 8, geo.cg < 8, (geo.oh * geo.ow).is_multiple_of(4)];
+        match pass {
+            'd' => {
+                let dx4 = geo.w.is_multiple_of(4);
+                vec![geo.cg < 8, small_channels_fit(geo), small_dy_aligned(geo), dx4]
+            }
+            'f' => [weight, vec![small_channels_fit(geo), geo.ow.is_multiple_of(4)]].concat(),
+            _ => weight,
         }
     }
 
-    /// Over a grid of shapes that share buckets in many ways (channels 5-9 and 16-17,
+    /// Over a grid of shapes that share buckets in many ways (channels 3-9 and 16-17,
     /// sides 7-10, strides 1-2, groups 1-2), two shapes with the same key always have the
     /// same candidates and code paths: a cached choice is never applied to, or
     /// overwritten by, a shape that meets other kernels.
     #[test]
     fn shapes_that_share_a_key_share_candidates_and_code_paths() {
         let mut grid = KeyGrid::new();
-        for c in [5, 6, 7, 8, 9, 16, 17] {
+        for c in [3, 4, 5, 6, 7, 8, 9, 16, 17] {
             for o in [6, 7, 8, 16] {
                 for side in 7..=10 {
                     for (stride, groups) in [(1, 1), (2, 1), (1, 2)] {
@@ -141,8 +160,13 @@ mod tests {
                         let p = Conv2dParams::new(stride, 1).groups(groups);
                         let geo = Geom::new(&p, &[2, c, side, side], &[o, c / groups, 3, 3]).unwrap();
                         let what = format!("c{c} o{o} side{side} s{stride} g{groups}");
-                        for (key, data) in [(tune_key(&geo), false), (backward_data_key(&geo), true)] {
-                            grid.add(key, paths(&geo, data), what.clone());
+                        let keys = [
+                            (tune_key(&geo), 'w'),
+                            (backward_data_key(&geo), 'd'),
+                            (forward_key(&geo), 'f'),
+                        ];
+                        for (key, pass) in keys {
+                            grid.add(key, paths(&geo, pass), what.clone());
                         }
                     }
                 }
