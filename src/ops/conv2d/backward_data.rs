@@ -1,7 +1,7 @@
 //! Backward-data pass: dx from dy and w, versions V1, V2, V4, V5, V6 (see the module
 //! header).
 
-use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit};
+use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit, small_constants};
 use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
 use super::tune_key::{backward_data_key, candidates};
 use super::{Conv2dBackwardData, Conv2dParams, need_subgroups, subgroups_fit};
@@ -215,23 +215,17 @@ fn backward_data_small(
     let mut grid = grid_1d((total as u64).div_ceil(wg as u64));
     grid[2] = check_dim(geo, geo.n * p.groups)?;
     let flag = |b: bool| b as u32 as f64;
+    let mut constants = small_constants(geo, wg);
+    constants.extend([
+        ("PHR", (p.padding.0 % sh) as f64),
+        ("PWR", (p.padding.1 % sw) as f64),
+        ("ALIGNED", flag(aligned)),
+        ("VEC_STORE", flag(vec_store)),
+    ]);
     gpu.launch(Launch {
         kernel,
         entry: "main",
-        constants: &[
-            ("WG", wg as f64),
-            ("CG", geo.cg as f64),
-            ("KH", geo.kh as f64),
-            ("KW", geo.kw as f64),
-            ("SH", sh as f64),
-            ("SW", sw as f64),
-            ("DH", p.dilation.0 as f64),
-            ("DW", p.dilation.1 as f64),
-            ("PHR", (p.padding.0 % sh) as f64),
-            ("PWR", (p.padding.1 % sw) as f64),
-            ("ALIGNED", flag(aligned)),
-            ("VEC_STORE", flag(vec_store)),
-        ],
+        constants: &constants,
         params: uniform(&params),
         args: &[
             Arg::R(dy.buf()),

@@ -1,6 +1,6 @@
 //! Forward pass: y = conv2d(x, w) + bias, versions V1 to V6 (see the module header).
 
-use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit};
+use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit, small_constants};
 use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
 use super::tune_key::{candidates, forward_key};
 use super::{Conv2dForward, Conv2dParams, need_subgroups, subgroups_fit};
@@ -189,21 +189,12 @@ fn forward_small(
     let mut grid = grid_1d((total as u64).div_ceil(wg as u64));
     grid[2] = check_dim(geo, geo.n * p.groups)?;
     let flag = |b: bool| b as u32 as f64;
+    let mut constants = small_constants(geo, wg);
+    constants.extend([("HAS_BIAS", flag(bias.is_some())), ("VEC_STORE", flag(vec_store))]);
     gpu.launch(Launch {
         kernel,
         entry: "main",
-        constants: &[
-            ("WG", wg as f64),
-            ("CG", geo.cg as f64),
-            ("KH", geo.kh as f64),
-            ("KW", geo.kw as f64),
-            ("SH", p.stride.0 as f64),
-            ("SW", p.stride.1 as f64),
-            ("DH", p.dilation.0 as f64),
-            ("DW", p.dilation.1 as f64),
-            ("HAS_BIAS", flag(bias.is_some())),
-            ("VEC_STORE", flag(vec_store)),
-        ],
+        constants: &constants,
         params: uniform(&params),
         args: &[
             Arg::R(x.buf()),

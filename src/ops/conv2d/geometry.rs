@@ -255,3 +255,19 @@ pub(super) fn small_channels_fit(geo: &Geom) -> bool {
         && axis(p.stride.1, geo.kw, p.dilation.1)
         && geo.n * p.groups <= 65535
 }
+
+/// The override constants every small-channel kernel (forward and backward-data V5 and
+/// V6) takes: its workgroup size, Cg, the kernel size, the strides and dilations.
+pub(super) fn small_constants(geo: &Geom, wg: u32) -> Vec<(&'static str, f64)> {
+    let p = &geo.p;
+    vec![
+        ("WG", wg as f64),
+        ("CG", geo.cg as f64),
+        ("KH", geo.kh as f64),
+        ("KW", geo.kw as f64),
+        ("SH", p.stride.0 as f64),
+        ("SW", p.stride.1 as f64),
+        ("DH", p.dilation.0 as f64),
+        ("DW", p.dilation.1 as f64),
+    ]
+}
