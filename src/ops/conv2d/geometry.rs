@@ -243,9 +243,9 @@ const SMALL_CHANNELS: usize = 4;
 
 /// Whether the small-channel versions (forward and backward-data V5 and V6) apply: at
 /// most 4 input channels per group and their weights per output channel in one row of
-/// 32 floats (Cg*KH*KW <= 32), strides 1 or 2
-/// and kernel spans (K - 1) * D of at most 2 per axis (the tile and patch their
-/// unrolled code covers), and the (image, group) planes within one grid axis.
+/// 32 floats (Cg*KH*KW <= 32), strides 1 or 2 and kernel spans (K - 1) * D of at most 2
+/// per axis (the tile and patch their unrolled code covers), and the (image, group)
+/// planes within one grid axis.
 pub(super) fn small_channels_fit(geo: &Geom) -> bool {
     let p = &geo.p;
     let axis = |s: usize, k: usize, d: usize| (1..=2).contains(&s) && (k - 1) * d <= 2;

@@ -18,8 +18,9 @@
 //! - forward V4 subgroup broadcast: V2's tiles, but each lane loads an eighth of the
 //!   weights and `subgroupBroadcast` hands them to the others (the lavapipe winner).
 //! - forward V5 / V6, for few input channels (the image layer: its 3 channels fill 4 of
-//!   V4's input rows and its 16 outputs half of V4's 32-channel tile, 7 GFLOP/s on the
-//!   demo's first layer against 21-43 on the others, benches/NOTES.md): every output
+//!   V4's input rows and its 16 outputs half of V4's 32-channel tile; the demo's first
+//!   layer ran at 7 GFLOP/s with V4 and at 18 with V6, the others at 21-43 with V4,
+//!   benches/NOTES.md): every output
 //!   channel of a group for a tile of 2 x 4 output pixels per invocation; the input
 //!   patch of every channel of the group loaded once, then per output channel its
 //!   Cg*KH*KW weights and the unrolled multiply-adds, the taps fixed by override
