@@ -3,8 +3,8 @@
 
 use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit, small_constants};
 use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
-use super::tune_key::{backward_data_key, candidates};
-use super::{Conv2dBackwardData, Conv2dParams, need_subgroups, subgroups_fit};
+use super::tune_key::{backward_data_key, candidates, small_first};
+use super::{Conv2dBackwardData, Conv2dParams, need_subgroups};
 use crate::error::Result;
 use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
@@ -51,19 +51,7 @@ pub fn conv2d_backward_data(
         Conv2dBackwardData::Auto => {
             use Conv2dBackwardData as B;
             let mut cands = candidates(gpu, geo.cg, B::V1, B::V2, None, B::V4);
-            // The small-channel versions first (the default with tuning off) where they
-            // apply: V6 where subgroups fit, V5 everywhere. V1 is then left out on CPU
-            // adapters: 100x slower than V6 there, its two tuning runs would cost the
-            // image layer ~20 s (benches/NOTES.md, conv2d).
-            if small_channels_fit(&geo) {
-                if gpu.is_cpu() {
-                    cands.retain(|&v| v != B::V1);
-                }
-                cands.insert(0, B::V5);
-                if subgroups_fit(gpu) {
-                    cands.insert(0, B::V6);
-                }
-            }
+            small_first(gpu, &geo, &mut cands, B::V1, B::V5, B::V6);
             tune::choose(
                 gpu,
                 "conv2d.backward_data",

@@ -2,8 +2,8 @@
 
 use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit, small_constants};
 use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
-use super::tune_key::{candidates, forward_key};
-use super::{Conv2dForward, Conv2dParams, need_subgroups, subgroups_fit};
+use super::tune_key::{candidates, forward_key, small_first};
+use super::{Conv2dForward, Conv2dParams, need_subgroups};
 use crate::error::Result;
 use crate::gpu::{Arg, Kernel, Launch, grid_1d, uniform};
 use crate::kernel;
@@ -54,18 +54,7 @@ pub fn conv2d_forward(
         Conv2dForward::Auto => {
             use Conv2dForward as F;
             let mut cands = candidates(gpu, geo.og, F::V1, F::V2, Some(F::V3), F::V4);
-            // The small-channel versions first (the default with tuning off) where they
-            // apply, as for backward-data: V6 where subgroups fit, V5 everywhere; V1 is
-            // then left out on CPU adapters.
-            if small_channels_fit(&geo) {
-                if gpu.is_cpu() {
-                    cands.retain(|&v| v != F::V1);
-                }
-                cands.insert(0, F::V5);
-                if subgroups_fit(gpu) {
-                    cands.insert(0, F::V6);
-                }
-            }
+            small_first(gpu, &geo, &mut cands, F::V1, F::V5, F::V6);
             // Tuning runs write a scratch output (allocated only while measuring).
             tune::choose(
                 gpu,

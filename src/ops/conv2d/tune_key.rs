@@ -123,6 +123,30 @@ pub(super) fn candidates<V: Copy>(gpu: &Gpu, channels: usize, v1: V, v2: V, v3: 
     c
 }
 
+/// Puts the small-channel versions in front of `cands` where they apply (so they are
+/// also the default with tuning off): `v6` where subgroups fit, `v5` everywhere; `v1`
+/// is then left out on CPU adapters (100x slower than V6 there: its tuning runs would
+/// cost the image layer ~20 s, benches/NOTES.md, conv2d).
+pub(super) fn small_first<V: Copy + PartialEq>(
+    gpu: &Gpu,
+    geo: &Geom,
+    cands: &mut Vec<V>,
+    v1: V,
+    v5: V,
+    v6: V,
+) {
+    if !small_channels_fit(geo) {
+        return;
+    }
+    if gpu.is_cpu() {
+        cands.retain(|&v| v != v1);
+    }
+    cands.insert(0, v5);
+    if subgroups_fit(gpu) {
+        cands.insert(0, v6);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
