@@ -8,6 +8,15 @@ pub fn cpu_model() -> Option<String> {
     model_name(&text)
 }
 
+/// `GALLIUM_OVERRIDE_CPU_CAPS` where set and not empty: Mesa's switch that narrows the
+/// instruction set its CPU drivers compile for (`avx`: AVX2 without AVX-512), which
+/// changes their speed 2-5x (benches/NOTES.md).
+pub fn mesa_cpu_caps_override() -> Option<String> {
+    std::env::var("GALLIUM_OVERRIDE_CPU_CAPS")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 /// The first `model name` in /proc/cpuinfo's text.
 fn model_name(cpuinfo: &str) -> Option<String> {
     cpuinfo

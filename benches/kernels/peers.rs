@@ -9,7 +9,7 @@
 //!
 //! The instruction set counts too. On an AVX-512 machine, `GALLIUM_OVERRIDE_CPU_CAPS=avx`
 //! makes lavapipe compile for AVX2 alone, which reproduces an AVX2 machine's lavapipe
-//! speeds (benches/NOTES.md, "AVX2 on an AVX-512 machine"); `bench.py --isa avx2`
+//! speeds (benches/NOTES.md, "The AVX2 collapse reproduced on an AVX-512 machine"); `bench.py --isa avx2`
 //! restricts torch likewise. A file's rows count only under the same restriction.
 
 use std::collections::HashMap;
@@ -31,10 +31,10 @@ pub struct Peers {
 /// `GALLIUM_OVERRIDE_CPU_CAPS=avx` (Mesa's switch that turns AVX-512 off), or the
 /// override's own value for the older sets it names.
 pub fn isa() -> String {
-    match std::env::var("GALLIUM_OVERRIDE_CPU_CAPS").as_deref() {
-        Err(_) | Ok("") => "native".into(),
-        Ok("avx") => "avx2".into(),
-        Ok(other) => other.to_string(),
+    match cprl::host::mesa_cpu_caps_override().as_deref() {
+        None => "native".into(),
+        Some("avx") => "avx2".into(),
+        Some(other) => other.to_string(),
     }
 }
 

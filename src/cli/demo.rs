@@ -152,10 +152,9 @@ struct Variant {
 
 /// Trains `v` and scores the test split with the model as training left it (the
 /// schedule's last step, as `last.safetensors` holds it); returns the report and the
-/// model. Not the best validation checkpoint: the synthetic set's 3 validation photos
-/// make validation SROCC swing by 0.1-0.25 between epochs, and picking by it took
-/// early, under-trained checkpoints (steps 66 and 132 of 264) that scored 0.03-0.2
-/// on the test photos where the final models scored 0.24-0.30.
+/// model. Not the best validation checkpoint: on the synthetic set's 3 validation
+/// photos validation SROCC swings too much between epochs to rank them, and picking by
+/// it took early, under-trained checkpoints (the README's demo section gives a run).
 fn train_and_test(
     gpu: &std::sync::Arc<Gpu>,
     ds: &Dataset,

@@ -125,9 +125,7 @@ impl CpuIsa {
             model,
             avx512,
             avx2,
-            override_caps: std::env::var("GALLIUM_OVERRIDE_CPU_CAPS")
-                .ok()
-                .filter(|v| !v.is_empty()),
+            override_caps: cprl::host::mesa_cpu_caps_override(),
         }
     }
 

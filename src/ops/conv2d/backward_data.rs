@@ -2,7 +2,7 @@
 //! header).
 
 use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit, small_constants};
-use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
+use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels, vec4_view};
 use super::tune_key::{backward_data_key, candidates, small_first};
 use super::{Conv2dBackwardData, Conv2dParams, need_subgroups};
 use crate::error::Result;
@@ -187,18 +187,8 @@ fn backward_data_small(
     params.cls_w = tiles_w as u32;
     let aligned = small_dy_aligned(geo);
     let vec_store = geo.w.is_multiple_of(4);
-    // The vec4 views: the tensors themselves where used, else 16-byte stand-ins (a
-    // small tensor cannot be bound as vec4s; dx4 must not alias a read-only binding).
-    let dy4 = if aligned {
-        dy.clone()
-    } else {
-        Tensor::zeros(gpu, &[4])?
-    };
-    let dx4 = if vec_store {
-        dx.clone()
-    } else {
-        Tensor::zeros(gpu, &[4])?
-    };
+    let dy4 = vec4_view(dy, aligned)?;
+    let dx4 = vec4_view(dx, vec_store)?;
     let wg = gemm_wg(gpu);
     let mut grid = grid_1d((total as u64).div_ceil(wg as u64));
     grid[2] = check_dim(geo, geo.n * p.groups)?;

@@ -2,7 +2,7 @@
 //! each writing partial sums per chunk of output pixels that `sum_chunks` adds in order.
 
 use super::geometry::{Geom, WG, check_dim};
-use super::tiles::tile_halves;
+use super::tiles::{tile_halves, vec4_view};
 use super::tune_key::{candidates, tune_key};
 use super::{Conv2dBackwardWeight, Conv2dParams, WEIGHT_CHUNK, need_subgroups};
 use crate::autograd;
@@ -117,12 +117,7 @@ fn backward_weight_gemm(geo: &Geom, kernel: &'static Kernel, dy: &Tensor, x: &Te
     // Eight row blocks (one subgroup on lavapipe) per workgroup: few wasted blocks.
     let wg = gpu.launch_lanes().max(8);
     let aligned = (geo.oh * geo.ow).is_multiple_of(4);
-    // dy4 is read only when aligned; a small dy cannot be bound as vec4s.
-    let dy4 = if aligned {
-        dy.clone()
-    } else {
-        Tensor::zeros(gpu, &[4])?
-    };
+    let dy4 = vec4_view(dy, aligned)?;
     let grid = [
         check_dim(geo, blocks.div_ceil(wg as usize))?,
         check_dim(geo, n_chunks)?,

@@ -1,7 +1,7 @@
 //! Forward pass: y = conv2d(x, w) + bias, versions V1 to V6 (see the module header).
 
 use super::geometry::{Geom, WG, check_dim, check_taps, small_channels_fit, small_constants};
-use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels};
+use super::tiles::{PackMode, gemm_wg, pack_weight, tile_halves, tile_pixels, vec4_view};
 use super::tune_key::{candidates, forward_key, small_first};
 use super::{Conv2dForward, Conv2dParams, need_subgroups};
 use crate::error::Result;
@@ -166,14 +166,7 @@ fn forward_small(
     params.cls_h = tiles_h as u32;
     params.cls_w = tiles_w as u32;
     let vec_store = geo.ow.is_multiple_of(4);
-    // The vec4 view of y where used, else a 16-byte stand-in (a small tensor cannot be
-    // bound as vec4s; y4 must not alias a read-only binding). Without a bias, the
-    // packed weights stand in for the unread binding.
-    let y4 = if vec_store {
-        y.clone()
-    } else {
-        Tensor::zeros(gpu, &[4])?
-    };
+    let y4 = vec4_view(y, vec_store)?;
     let wg = gemm_wg(gpu);
     let mut grid = grid_1d((total as u64).div_ceil(wg as u64));
     grid[2] = check_dim(geo, geo.n * p.groups)?;
@@ -188,6 +181,7 @@ fn forward_small(
         args: &[
             Arg::R(x.buf()),
             Arg::R(wp.buf()),
+            // Without a bias, the packed weights stand in for the unread binding.
             Arg::R(bias.unwrap_or(&wp).buf()),
             Arg::W(y.buf()),
             Arg::W(y4.buf()),

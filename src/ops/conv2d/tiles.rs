@@ -1,5 +1,5 @@
 //! The register-blocked kernels (V2, V3, V4) share: workgroup and tile sizes, and the
-//! weight repacking (`conv2d_pack_v1`) they read.
+//! weight repacking (`conv2d_pack_v1`) they read; every version's vec4 views.
 
 use super::geometry::{Geom, WG};
 use crate::error::Result;
@@ -77,4 +77,16 @@ pub(super) fn tile_halves(channels: usize) -> usize {
 /// with a 64-channel tile, 16 with a 32-channel one (512 accumulators either way).
 pub(super) fn tile_pixels(halves: usize) -> usize {
     if halves == 2 { 8 } else { 16 }
+}
+
+/// The tensor to bind as a vec4 view (`array<vec4<f32>>`) of `t`: `t` itself where the
+/// kernel uses the view, else a 16-byte stand-in it never touches (a small tensor
+/// cannot be bound as vec4s; a writable view must not alias a read-only binding). The
+/// stand-in is left unfilled: no fill dispatch per call.
+pub(super) fn vec4_view(t: &Tensor, used: bool) -> Result<Tensor> {
+    if used {
+        Ok(t.clone())
+    } else {
+        Tensor::empty(t.gpu(), &[4])
+    }
 }
